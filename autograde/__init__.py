@@ -1,0 +1,1 @@
+"""Build and grading pipeline for the course (instructor side)."""

@@ -1,0 +1,163 @@
+"""The engine behind the visible self-checks: named cases, expected against got, one line on success.
+
+A check never holds a reference solution. Expected values are worked out by hand for small inputs
+(written as literals next to the case) or stated as properties that any correct answer satisfies.
+"""
+
+from __future__ import annotations
+
+import copy
+import warnings
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+Property = Callable[[Any], "str | None"]
+
+
+class CheckFailed(AssertionError):
+    """A self-check case failed; the message names the case and shows expected against got."""
+
+
+@dataclass
+class Case:
+    """One named input for the learner's function, with an expected value and/or a property."""
+
+    name: str
+    args: tuple = ()
+    kwargs: dict = field(default_factory=dict)
+    expected: Any = None
+    prop: Property | None = None
+    rtol: float = 1e-6
+    atol: float = 1e-8
+    allow_warnings: bool = False
+
+
+def _fmt(value: Any, limit: int = 400) -> str:
+    """Short printable form of an array or scalar."""
+    if isinstance(value, np.ndarray):
+        text = np.array2string(value, precision=5, suppress_small=True, threshold=40, edgeitems=3)
+        text = f"{text}  (shape {value.shape}, dtype {value.dtype})"
+    else:
+        text = repr(value)
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def compare(expected: Any, got: Any, rtol: float = 1e-6, atol: float = 1e-8, where: str = "") -> str | None:
+    """Describe how `got` differs from `expected` (None when they agree to the tolerance)."""
+    label = f" {where}" if where else ""
+    if got is None and expected is not None:
+        return f"returned None{label}: did you forget a `return`?"
+    if isinstance(expected, tuple):
+        if not isinstance(got, (tuple, list)) or len(got) != len(expected):
+            return f"expected a tuple of {len(expected)} values{label}, got {_fmt(got)}"
+        for i, (e, g) in enumerate(zip(expected, got, strict=True)):
+            problem = compare(e, g, rtol, atol, where=f"(element {i} of the returned tuple)")
+            if problem:
+                return problem
+        return None
+    if isinstance(expected, (bool, np.bool_)):
+        if not isinstance(got, (bool, np.bool_)) or bool(got) != bool(expected):
+            return f"expected {expected!r}{label}, got {_fmt(got)}"
+        return None
+    if isinstance(expected, str):
+        return None if got == expected else f"expected {expected!r}{label}, got {_fmt(got)}"
+    exp = np.asarray(expected)
+    try:
+        arr = np.asarray(got)
+    except Exception:  # noqa: BLE001 - anything unconvertible is a wrong type
+        return f"expected an array-like{label}, got an object of type {type(got).__name__}"
+    if arr.dtype == object:
+        return f"expected numbers{label}, got {_fmt(got)}"
+    if arr.shape != exp.shape:
+        return f"wrong shape{label}: expected {exp.shape}, got {arr.shape}"
+    if exp.dtype == bool:
+        if arr.dtype != bool:
+            return f"expected a boolean array{label}, got dtype {arr.dtype}"
+        if not np.array_equal(arr, exp):
+            return f"wrong values{label}:\n  expected {_fmt(exp)}\n  got      {_fmt(arr)}"
+        return None
+    if not np.issubdtype(arr.dtype, np.number):
+        return f"expected a numeric result{label}, got dtype {arr.dtype}"
+    if np.issubdtype(exp.dtype, np.floating) and not np.issubdtype(arr.dtype, np.floating):
+        return f"expected floating-point values{label}, got dtype {arr.dtype} (integer division or rounding?)"
+    exp_f, arr_f = exp.astype(np.float64), arr.astype(np.float64)
+    bad_nan = np.isnan(arr_f) & ~np.isnan(exp_f)
+    if bad_nan.any():
+        return f"got NaN{label} where a number was expected:\n  expected {_fmt(exp)}\n  got      {_fmt(arr)}"
+    bad_inf = np.isinf(arr_f) & ~np.isinf(exp_f)
+    if bad_inf.any():
+        return f"got inf{label} where a finite number was expected (overflow?):\n  got {_fmt(arr)}"
+    if not np.allclose(arr_f, exp_f, rtol=rtol, atol=atol, equal_nan=True):
+        err = np.nanmax(np.abs(arr_f - exp_f)) if arr_f.size else 0.0
+        return (
+            f"wrong values{label} (largest difference {err:.3g}):\n"
+            f"  expected {_fmt(exp)}\n  got      {_fmt(arr)}"
+        )
+    return None
+
+
+def _snapshot(args: tuple, kwargs: dict) -> tuple[tuple, dict]:
+    """Deep copies of the inputs, handed to the learner so cases cannot leak into each other."""
+    return copy.deepcopy(args), copy.deepcopy(kwargs)
+
+
+def _same(a: Any, b: Any) -> bool:
+    """True when two inputs are unchanged copies of each other."""
+    if isinstance(a, np.ndarray):
+        return isinstance(b, np.ndarray) and a.shape == b.shape and np.array_equal(a, b, equal_nan=True)
+    if isinstance(a, (tuple, list)):
+        return len(a) == len(b) and all(_same(x, y) for x, y in zip(a, b, strict=True))
+    if isinstance(a, dict):
+        return a.keys() == b.keys() and all(_same(a[k], b[k]) for k in a)
+    try:
+        return bool(a == b)
+    except Exception:  # noqa: BLE001 - objects without equality are not compared
+        return True
+
+
+def run_case(label: str, fn: Callable, case: Case) -> None:
+    """Run one case and raise CheckFailed with a readable message when it fails."""
+    args, kwargs = _snapshot(case.args, case.kwargs)
+    pristine_args, pristine_kwargs = _snapshot(case.args, case.kwargs)
+    head = f"{label}, case '{case.name}'"
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        try:
+            got = fn(*args, **kwargs)
+        except NotImplementedError:
+            raise CheckFailed(
+                f"{label}: not implemented yet (replace `raise NotImplementedError()` with your code)"
+            ) from None
+        except CheckFailed:
+            raise
+        except Exception as exc:
+            raise CheckFailed(f"{head}: your function raised {type(exc).__name__}: {exc}") from exc
+    if caught and not case.allow_warnings:
+        w = caught[0]
+        raise CheckFailed(
+            f"{head}: your function emitted a {w.category.__name__}: {w.message}. "
+            "Warnings go to stderr, and the autograder scores a test cell with stderr output as 0."
+        )
+    if not (_same(args, pristine_args) and _same(kwargs, pristine_kwargs)):
+        raise CheckFailed(f"{head}: your function modified its input in place; work on a copy instead")
+    if case.expected is not None:
+        problem = compare(case.expected, got, case.rtol, case.atol)
+        if problem:
+            raise CheckFailed(f"{head}: {problem}")
+    if case.prop is not None:
+        problem = case.prop(got)
+        if problem:
+            raise CheckFailed(f"{head}: {problem}")
+
+
+def run(label: str, fn: Callable, cases: Sequence[Case], *, quiet: bool = False) -> None:
+    """Run every case in order; print one line on success, raise CheckFailed on the first failure."""
+    if not callable(fn):
+        raise CheckFailed(f"{label}: expected a function, got {type(fn).__name__}")
+    for case in cases:
+        run_case(label, fn, case)
+    if not quiet:
+        print(f"✔ {label}: all {len(cases)} visible cases passed")

@@ -1,0 +1,1 @@
+"""Visible self-checks for module 01_attention."""

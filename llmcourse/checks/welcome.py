@@ -1,0 +1,1 @@
+"""Visible self-checks for module 00_welcome."""
