@@ -36,7 +36,6 @@ from .settings import (
     SOURCE_DIR,
 )
 
-
 _COPY_SKIP = (".ipynb_checkpoints", "__pycache__", "*.pyc", "*.ipynb", "*.db")
 
 

@@ -45,9 +45,13 @@ def _environ(extra: dict[str, str]):
 
 
 def execute(path: Path, small: bool = True, timeout: int = 300, allow_errors: bool = True,
-            extra_env: dict[str, str] | None = None) -> nbformat.NotebookNode:
-    """Run every cell of a notebook (in its own folder) and return the executed notebook."""
-    nb = nbformat.read(path, as_version=4)
+            extra_env: dict[str, str] | None = None,
+            nb: nbformat.NotebookNode | None = None) -> nbformat.NotebookNode:
+    """Run every cell of a notebook (in its own folder) and return the executed notebook.
+
+    `nb`, when given, is executed instead of the file's contents, still in the file's folder.
+    """
+    nb = nbformat.read(path, as_version=4) if nb is None else nb
     env = {SMALL_ENV: "1" if small else "0", "MPLBACKEND": "agg", "PYDEVD_DISABLE_FILE_VALIDATION": "1"}
     env.update(extra_env or {})
     client = NotebookClient(nb, timeout=timeout, kernel_name="python3", allow_errors=allow_errors,

@@ -107,7 +107,8 @@ def story_line(rng: random.Random) -> str:
         noun = rng.choice(_NOUNS)
         text = f"the {noun} lives {_HOMES[noun]}"
     else:
-        text = f"{subject} {rng.choice(_VERBS_T)} {_noun_phrase(rng, _OBJECTS, _OBJECT_ADJECTIVES)}, then {rng.choice(_VERBS_I)}"
+        thing = _noun_phrase(rng, _OBJECTS, _OBJECT_ADJECTIVES)
+        text = f"{subject} {rng.choice(_VERBS_T)} {thing}, then {rng.choice(_VERBS_I)}"
     return text + "."
 
 

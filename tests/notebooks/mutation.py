@@ -91,8 +91,9 @@ def run(assignment: str, timeout: int = 300) -> list[Outcome]:
                     client.execute_cell(visible, test_i)
                     problem = cell_failure(full)
                     detail = (problem or "") if not setup_problem else f"mutant cell itself failed: {setup_problem}"
+                    summary = detail.splitlines()[0][:160] if detail else ""
                     outcomes.append(Outcome(exercise, name, kind, problem is None and not setup_problem,
-                                            cell_failure(visible) is None, detail.splitlines()[0][:160] if detail else ""))
+                                            cell_failure(visible) is None, summary))
                     restored = copy.deepcopy(original)
                     client.execute_cell(restored, sol_i)
     return outcomes
