@@ -7,7 +7,7 @@ export PATH := $(BIN):$(PATH)
 PYTEST_ARGS ?=
 
 .DEFAULT_GOAL := help
-.PHONY: help install lab test build check-build lint format clean
+.PHONY: help install lab test build check-build lint format clean model grade system-deps
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/:.*## /\t/' | expand -t 14
@@ -32,11 +32,25 @@ build: install  ## regenerate solutions/*/*.ipynb and course/ from solutions/*/*
 check-build: install  ## fail if the committed notebooks differ from a fresh build
 	$(BIN)/python -m autograde.build --check
 
+model: install  ## retrain the course checkpoint (llmcourse/assets/), with a progress bar
+	$(BIN)/python -m llmcourse.train
+
+grade: install  ## grade a class: make grade ARGS="--help" for the options
+	$(BIN)/python -m autograde.grade $(ARGS)
+
 lint: install  ## ruff on the package, tests, autograde and the solution sources
 	$(BIN)/ruff check .
 
 format: install  ## apply ruff's automatic fixes
 	$(BIN)/ruff check --fix .
+
+system-deps:  ## as root on Debian/Ubuntu: bubblewrap (grading sandbox), chromium (browser test)
+	@if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
+			bubblewrap chromium >/dev/null && echo "system packages installed: bubblewrap chromium"; \
+	else \
+		echo "system-deps: not root or no apt-get; the sandbox and browser tests will skip and say why"; \
+	fi
 
 clean:  ## remove the virtual environment and caches
 	rm -rf $(VENV) .pytest_cache .ruff_cache
