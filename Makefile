@@ -7,7 +7,7 @@ export PATH := $(BIN):$(PATH)
 PYTEST_ARGS ?=
 
 .DEFAULT_GOAL := help
-.PHONY: help install lab test build check-build lint format clean model grade system-deps
+.PHONY: help install lab test build check-build lint format clean model grade system-deps bench
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/:.*## /\t/' | expand -t 14
@@ -34,6 +34,9 @@ check-build: install  ## fail if the committed notebooks differ from a fresh bui
 
 model: install  ## retrain the course checkpoint (llmcourse/assets/), with a progress bar
 	$(BIN)/python -m llmcourse.train
+
+bench: install  ## run the performance measurements; writes bench-results.json
+	$(BIN)/python -m benchmarks
 
 grade: install  ## grade a class: make grade ARGS="--help" for the options
 	$(BIN)/python -m autograde.grade $(ARGS)

@@ -1,0 +1,59 @@
+"""Run every benchmark module and write bench-results.json at the repository root.
+
+    python -m benchmarks            # all benchmarks
+    python -m benchmarks grading    # only benchmarks/bench_grading.py
+    python -m benchmarks --quick    # smaller sizes (used by the tests to check the plumbing)
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import json
+import math
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+FIELDS = ("name", "value", "unit", "baseline", "ratio", "limit", "pct_of_limit")
+
+
+def validate(record: dict) -> dict:
+    """Check one record's fields and types; return it."""
+    missing = [f for f in FIELDS if f not in record]
+    if missing:
+        raise ValueError(f"benchmark record {record.get('name')!r} lacks {missing}")
+    for key in ("value", "ratio", "limit", "pct_of_limit"):
+        v = record[key]
+        if v is not None and not (isinstance(v, (int, float)) and math.isfinite(v)):
+            raise ValueError(f"benchmark record {record['name']!r}: {key} must be a finite number or null")
+    return record
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the selected benchmark modules and write the JSON file."""
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("only", nargs="*", help="benchmark module names (bench_<name>.py)")
+    parser.add_argument("--quick", action="store_true", help="small sizes, for checking the plumbing")
+    parser.add_argument("--out", type=Path, default=ROOT / "bench-results.json")
+    args = parser.parse_args(argv)
+    names = args.only or sorted(p.stem.removeprefix("bench_") for p in Path(__file__).parent.glob("bench_*.py"))
+    records = []
+    for name in names:
+        module = importlib.import_module(f"benchmarks.bench_{name}")
+        start = time.perf_counter()
+        got = [validate(r) for r in module.run(quick=args.quick)]
+        print(f"[{name}] {len(got)} record(s) in {time.perf_counter() - start:.1f} s")
+        for r in got:
+            ratio = f"  ratio {r['ratio']:.2f}x vs {r['baseline']}" if r["ratio"] is not None else ""
+            pct = f"  {r['pct_of_limit']:.0f}% of limit" if r["pct_of_limit"] is not None else ""
+            print(f"  {r['name']}: {r['value']:.4g} {r['unit']}{ratio}{pct}")
+        records += got
+    args.out.write_text(json.dumps(records, indent=2) + "\n")
+    print(f"wrote {args.out}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
