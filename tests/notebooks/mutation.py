@@ -79,15 +79,18 @@ def run(assignment: str, timeout: int = 300) -> list[Outcome]:
         for kind, table in (("wrong", wrong), ("right", right)):
             for exercise, variants in table.items():
                 sol_i, test_i = index[exercise], index[f"{exercise}_test"]
+                # nbclient's execute_cell stores the executed cell back into nb.cells[index], so keep
+                # the original solution and test cells aside and restore both after every mutant.
                 original = copy.deepcopy(nb.cells[sol_i])
+                test_cell = copy.deepcopy(nb.cells[test_i])
                 for name, code in variants.items():
                     mutant = nbformat.v4.new_code_cell(code)
                     client.execute_cell(mutant, sol_i)
                     setup_problem = cell_failure(mutant)
-                    full = copy.deepcopy(nb.cells[test_i])
+                    full = copy.deepcopy(test_cell)
                     full.outputs = []
                     client.execute_cell(full, test_i)
-                    visible = nbformat.v4.new_code_cell(visible_part(nb.cells[test_i].source))
+                    visible = nbformat.v4.new_code_cell(visible_part(test_cell.source))
                     client.execute_cell(visible, test_i)
                     problem = cell_failure(full)
                     detail = (problem or "") if not setup_problem else f"mutant cell itself failed: {setup_problem}"
@@ -96,6 +99,7 @@ def run(assignment: str, timeout: int = 300) -> list[Outcome]:
                                             cell_failure(visible) is None, summary))
                     restored = copy.deepcopy(original)
                     client.execute_cell(restored, sol_i)
+                    nb.cells[test_i] = copy.deepcopy(test_cell)
     return outcomes
 
 
