@@ -6,6 +6,7 @@ This is the worked example from the README's instructor guide, run in a temporar
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -17,6 +18,7 @@ import pytest
 from autograde.settings import IGNORE, RELEASE_DIR, REPO, SOURCE_DIR
 
 ASSIGNMENT = "01_attention"
+_MARKER = re.compile(r"^[ \t]*### (BEGIN|END) SOLUTION[^\n]*\n", re.M)
 
 
 def filled_in(stub: nbformat.NotebookNode, solution: nbformat.NotebookNode) -> nbformat.NotebookNode:
@@ -27,7 +29,7 @@ def filled_in(stub: nbformat.NotebookNode, solution: nbformat.NotebookNode) -> n
     for cell in done.cells:
         gid = cell.metadata.get("nbgrader", {}).get("grade_id")
         if gid in answers:
-            cell.source = answers[gid].replace("### BEGIN SOLUTION\n", "").replace("### END SOLUTION\n", "")
+            cell.source = _MARKER.sub("", answers[gid])
     return done
 
 
