@@ -104,12 +104,6 @@ FORMULAS = {
     "amdahl_speedup": lambda parallel_fraction, speedup: 1 / ((1 - parallel_fraction) + parallel_fraction / speedup),
 }
 
-# Numeric questions of module banks that do not (yet) carry a "compute" field: the same recomputation, kept here
-# until the bank files carry it themselves (then delete the entry).
-KNOWN_COMPUTE = {
-    "gpt-ce-to-perplexity": {"fn": "exp", "args": {"x": 0.693}},
-}
-
 
 def recompute(spec: dict, unit: str) -> float:
     """Evaluate a compute spec and convert its result to the question's unit."""
@@ -547,7 +541,7 @@ def test_topic_banks_cover_every_interview_topic():
 
 @pytest.mark.parametrize("question", numeric_questions(), ids=lambda q: q.id)
 def test_numeric_answer_keys_are_recomputed(question):
-    spec = question.compute or KNOWN_COMPUTE.get(question.id)
+    spec = question.compute
     assert spec is not None, (f"{question.key}: add \"compute\": {{\"fn\": ..., \"args\": {{...}}}} so that the "
                               f"answer key is recomputed (formulas: {sorted(FORMULAS)})")
     assert spec["fn"] in FORMULAS, f"{question.key}: unknown formula {spec['fn']!r}; add it to FORMULAS"
