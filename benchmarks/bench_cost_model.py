@@ -1,0 +1,174 @@
+"""Module 06's cost model against this machine: measured read bandwidth and fp32 peak, and a decode step at
+batch 1 predicted by the roofline (max(FLOPs / peak, bytes / bandwidth)) and measured.
+
+The decode step runs a model with the tiny GPT's architecture (pre-norm blocks, fused qkv, GELU MLP, LM head)
+and random fp32 weights far larger than the last-level cache, entirely in NumPy, so that the weights stream
+from DRAM at every step: the memory-bound regime the model describes. The bandwidth used for the prediction
+is that of a NumPy matrix-vector product over a 256 MiB matrix (the same library and threads as the step's
+matrices), timed round-robin with the step so that both see the same state of the machine.
+
+Records: cost_model_read_bandwidth (GB/s), cost_model_fp32_peak (GFLOP/s), cost_model_decode_predicted and
+cost_model_decode_measured (ms), cost_model_decode_error_pct = (measured - predicted) / predicted x 100, with
+`limit` the bandwidth in GB/s and `pct_of_limit` the bandwidth the step achieved as a percentage of it; then
+the same bandwidth and error with a one-thread BLAS (a child process), which stay meaningful on a busy machine.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from llmcourse import bench
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@dataclass
+class Shape:
+    """A decoder-only model, as the cost model sees it."""
+
+    n_layer: int
+    C: int
+    n_head: int
+    d_ff: int
+    V: int
+
+
+# --- the predictor (module 06's formulas, written independently of the notebook) ----------------------
+
+
+def weights_and_kv_bytes(s: Shape, T: int, bytes_per_value: int = 4) -> tuple[int, int]:
+    """(bytes of matrix weights, bytes of a KV cache of T tokens), batch 1, MHA."""
+    weights = s.n_layer * (4 * s.C * s.C + 2 * s.C * s.d_ff) + s.C * s.V
+    kv = 2 * s.n_layer * s.C * T
+    return weights * bytes_per_value, kv * bytes_per_value
+
+
+def decode_flops(s: Shape, T: int) -> float:
+    """FLOPs of one decode step at batch 1 attending over T keys: 2 per weight, 4 C per layer per key."""
+    weights = s.n_layer * (4 * s.C * s.C + 2 * s.C * s.d_ff) + s.C * s.V
+    return 2.0 * weights + 4.0 * s.n_layer * s.C * T
+
+
+def predict_decode_seconds(s: Shape, T: int, peak: float, bandwidth: float) -> float:
+    """Roofline lower bound of one decode step: max(FLOPs / peak, bytes / bandwidth)."""
+    return max(decode_flops(s, T) / peak, sum(weights_and_kv_bytes(s, T)) / bandwidth)
+
+
+# --- the measured step ------------------------------------------------------------------------------
+
+
+def random_model(s: Shape, T: int, seed: int = 0) -> dict:
+    """Random fp32 weights (stored (in, out)) and a random KV cache of T tokens per layer.
+
+    Keys are stored transposed, (n_head, d_head, T), so that the scores read them contiguously. The attention
+    uses einsum: NumPy's stacked matmul of (n_head, 1, d_head) by (n_head, d_head, T) ran 4x slower than
+    einsum on the course machine, far below the memory bandwidth.
+    """
+    rng = np.random.default_rng(seed)
+
+    def w(*shape):
+        return rng.standard_normal(shape, dtype=np.float32) * np.float32(0.02)
+
+    d_head = s.C // s.n_head
+    layers = [{"ln1": (np.ones(s.C, np.float32), np.zeros(s.C, np.float32)), "w_qkv": w(s.C, 3 * s.C),
+               "b_qkv": w(3 * s.C), "w_out": w(s.C, s.C), "b_out": w(s.C),
+               "ln2": (np.ones(s.C, np.float32), np.zeros(s.C, np.float32)), "w_in": w(s.C, s.d_ff),
+               "b_in": w(s.d_ff), "w_fc_out": w(s.d_ff, s.C), "b_fc_out": w(s.C),
+               "Kt": w(s.n_head, d_head, T), "V": w(s.n_head, T, d_head)} for _ in range(s.n_layer)]
+    return {"layers": layers, "ln_f": (np.ones(s.C, np.float32), np.zeros(s.C, np.float32)),
+            "head_w": w(s.C, s.V), "head_b": w(s.V)}
+
+
+def _ln(x: np.ndarray, wb: tuple[np.ndarray, np.ndarray]) -> np.ndarray:
+    mu = x.mean(-1, keepdims=True)
+    var = ((x - mu) ** 2).mean(-1, keepdims=True)
+    return (x - mu) / np.sqrt(var + 1e-5) * wb[0] + wb[1]
+
+
+def _gelu(x: np.ndarray) -> np.ndarray:
+    return 0.5 * x * (1 + np.tanh(0.7978845608 * (x + 0.044715 * x**3)))
+
+
+def decode_step(m: dict, s: Shape, x: np.ndarray) -> np.ndarray:
+    """One token x (1, C) through every block (attending over the fixed caches) and the LM head -> (1, V)."""
+    d_head = s.C // s.n_head
+    for L in m["layers"]:
+        qkv = _ln(x, L["ln1"]) @ L["w_qkv"] + L["b_qkv"]
+        q = qkv[0, : s.C].reshape(s.n_head, d_head)
+        scores = np.einsum("hd,hdt->ht", q, L["Kt"]) / math.sqrt(d_head)     # (n_head, T)
+        p = np.exp(scores - scores.max(-1, keepdims=True))
+        y = np.einsum("ht,htd->hd", p / p.sum(-1, keepdims=True), L["V"]).reshape(1, s.C)
+        x = x + y @ L["w_out"] + L["b_out"]
+        x = x + _gelu(_ln(x, L["ln2"]) @ L["w_in"] + L["b_in"]) @ L["w_fc_out"] + L["b_fc_out"]
+    return _ln(x, m["ln_f"]) @ m["head_w"] + m["head_b"]
+
+
+def matmul_peak(n: int, repeat: int) -> float:
+    """FLOP/s of an (n, n) @ (n, n) fp32 NumPy product."""
+    a = np.ones((n, n), np.float32)
+    return 2 * n**3 / bench.time_fn(lambda: a @ a, repeat=repeat, warmup=1).median
+
+
+def _record(name: str, value: float, unit: str, limit: float | None = None, pct: float | None = None) -> dict:
+    return {"name": name, "value": float(value), "unit": unit, "baseline": None, "ratio": None,
+            "limit": limit, "pct_of_limit": pct}
+
+
+def measure(quick: bool) -> dict[str, float]:
+    """Bandwidth (bytes/s), peak (FLOP/s), predicted and measured decode step (s) and its bytes, in this process."""
+    s = Shape(n_layer=4, C=512, n_head=8, d_ff=2048, V=48) if quick else Shape(6, 1024, 8, 4096, 48)
+    T = 128 if quick else 512
+    n_bytes = (64 if quick else 256) * 2**20
+    rounds = 3 if quick else 20
+    peak = matmul_peak(1024 if quick else 2048, repeat=3 if quick else 7)
+    m = random_model(s, T)
+    a = np.ones((n_bytes // 4 // 4096, 4096), np.float32)          # (rows, 4096) fp32
+    u = np.ones(a.shape[0], np.float32)
+    x = np.random.default_rng(1).standard_normal((1, s.C), dtype=np.float32)
+    result = bench.compare({"decode": lambda: decode_step(m, s, x), "read": lambda: u @ a}, rounds=rounds,
+                           warmup=2)
+    bandwidth = n_bytes / result.timings["read"].median
+    return {"bandwidth": bandwidth, "peak": peak, "predicted": predict_decode_seconds(s, T, peak, bandwidth),
+            "measured": result.timings["decode"].median, "step_bytes": float(sum(weights_and_kv_bytes(s, T)))}
+
+
+def measure_one_thread(quick: bool) -> dict[str, float]:
+    """measure() in a child process whose BLAS uses one thread (set before NumPy loads, the only time it can be).
+
+    On a busy machine a multi-threaded matrix-vector product waits for its threads at every call; a decode
+    step makes dozens of calls, so its time suffers far more than one long read does. One thread is immune.
+    """
+    env = {**os.environ, "OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
+    code = f"import json; from benchmarks.bench_cost_model import measure; print(json.dumps(measure({quick})))"
+    done = subprocess.run([sys.executable, "-c", code], env=env, cwd=ROOT, capture_output=True, text=True,
+                          check=True, timeout=600)
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def _error_pct(r: dict[str, float]) -> float:
+    return (r["measured"] - r["predicted"]) / r["predicted"] * 100
+
+
+def run(quick: bool) -> list[dict]:
+    """Measure bandwidth and peak, predict and measure the decode step (all threads, then one); the records."""
+    r = measure(quick)
+    one = measure_one_thread(quick)
+    return [
+        _record("cost_model_read_bandwidth", r["bandwidth"] / 1e9, "GB/s"),
+        _record("cost_model_fp32_peak", r["peak"] / 1e9, "GFLOP/s"),
+        _record("cost_model_decode_predicted", r["predicted"] * 1e3, "ms"),
+        _record("cost_model_decode_measured", r["measured"] * 1e3, "ms"),
+        _record("cost_model_decode_error_pct", _error_pct(r), "%", limit=r["bandwidth"] / 1e9,
+                pct=r["step_bytes"] / r["measured"] / r["bandwidth"] * 100),
+        _record("cost_model_read_bandwidth_1thread", one["bandwidth"] / 1e9, "GB/s"),
+        _record("cost_model_decode_error_pct_1thread", _error_pct(one), "%", limit=one["bandwidth"] / 1e9,
+                pct=one["step_bytes"] / one["measured"] / one["bandwidth"] * 100),
+    ]
