@@ -1,0 +1,138 @@
+"""Quantized GEMV with cold weights against NumPy fp32 (OpenBLAS) and torch's dynamic int8 Linear.
+
+Records (value = achieved GB/s of weight bytes read, ratio = speed-up over the NumPy fp32 GEMV of the
+same shape measured in the same interleaved rounds, limit = this run's measured read bandwidth):
+
+    fp32_gemv_4096_numpy, int8_gemv_4096, int8_gemv_11008x4096, int4_gemv_4096 (group 128),
+    torch_int8_dynamic_4096
+
+"Cold" means each call uses the next of several copies of the matrix, more bytes in total than the
+last-level cache (32 MiB here), as in a decode step where the other layers evict the weights.
+"""
+
+from __future__ import annotations
+
+import time
+import warnings
+
+import numpy as np
+
+from llmcourse import bench
+
+from . import kernels_quant as kq
+
+GROUP = 128
+COLD_BYTES = 256 * 2**20  # each variant cycles through at least this many bytes of copies
+SETTLE = 0.15  # seconds for OpenBLAS / torch spinning threads to go idle between variants
+
+
+def _copies(make, nbytes_each: int, quick: bool) -> list:
+    """Enough copies of make() to exceed COLD_BYTES (2 in quick mode)."""
+    n = 2 if quick else max(2, -(-COLD_BYTES // nbytes_each))
+    return [make(i) for i in range(n)]
+
+
+def _rotating(fn, copies: list):
+    state = [0]
+
+    def call():
+        state[0] = (state[0] + 1) % len(copies)
+        return fn(copies[state[0]])
+    return call
+
+
+def read_bandwidth(quick: bool) -> float:
+    """GB/s of a parallel read of a large float32 array (median of repeats)."""
+    a = np.ones((2**20 if quick else COLD_BYTES // 4,), dtype=np.float32)
+    kq.read_sum(a)
+    return a.nbytes / bench.time_fn(lambda: kq.read_sum(a), repeat=5 if quick else 15).median / 1e9
+
+
+def _torch_linears(N: int, K: int, copies: int):
+    """torch dynamic int8 Linear modules (fbgemm), or None when unavailable."""
+    try:
+        import torch
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            mods = []
+            for i in range(copies):
+                torch.manual_seed(i)
+                lin = torch.nn.Sequential(torch.nn.Linear(K, N, bias=False))
+                mods.append(torch.ao.quantization.quantize_dynamic(lin, {torch.nn.Linear}, dtype=torch.qint8))
+        return torch, mods
+    except Exception:  # noqa: BLE001 - no quantized engine on this build
+        return None, None
+
+
+def _record(name: str, nbytes: int, seconds: float, ratio: float, bandwidth: float) -> dict:
+    gbs = nbytes / seconds / 1e9
+    return {"name": name, "value": gbs, "unit": "GB/s", "baseline": "numpy fp32 GEMV, cold weights",
+            "ratio": ratio, "limit": bandwidth, "pct_of_limit": 100 * gbs / bandwidth,
+            "seconds": seconds}
+
+
+def _check(y: np.ndarray, ref: np.ndarray, what: str) -> None:
+    err = np.abs(y - ref).max() / np.abs(ref).max()
+    if not err < 1e-4:
+        raise AssertionError(f"{what}: relative error {err:.2e} against the dequantized fp32 reference")
+
+
+def _gemv_case(N: int, K: int, quick: bool, rounds: int, with_int4: bool, with_torch: bool,
+               bandwidth: float, tag: str) -> list[dict]:
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal(K, dtype=np.float32)
+    w32 = _copies(lambda i: np.random.default_rng(i).standard_normal((N, K), dtype=np.float32), 4 * N * K, quick)
+    q8 = _copies(lambda i: (np.random.default_rng(100 + i).integers(-127, 128, (N, K), dtype=np.int8),
+                            np.random.default_rng(i).uniform(0.001, 0.01, N).astype(np.float32)), N * K, quick)
+    _check(kq.int8_gemv(q8[0][0], q8[0][1], x), (q8[0][0] * q8[0][1][:, None]).astype(np.float64) @ x, "int8")
+    variants = {"numpy fp32": _rotating(lambda w: w @ x, w32),
+                "int8": _rotating(lambda c: kq.int8_gemv(c[0], c[1], x), q8)}
+    nbytes = {"numpy fp32": 4 * N * K, "int8": N * K + 4 * N}
+    if with_int4:
+        def make4(i):
+            q = np.random.default_rng(200 + i).integers(-8, 8, (N, K), dtype=np.int8)
+            s = np.random.default_rng(i).uniform(0.01, 0.1, (N, K // GROUP)).astype(np.float32)
+            return kq.pack_int4(q, GROUP), s, (q if i == 0 else None)
+        q4 = _copies(make4, N * K // 2, quick)
+        ref = (q4[0][2] * np.repeat(q4[0][1], GROUP, axis=1)).astype(np.float64) @ x
+        _check(kq.int4_gemv(q4[0][0], q4[0][1], x, GROUP), ref, "int4")
+        q4 = [(c[0], c[1]) for c in q4]
+        variants["int4"] = _rotating(lambda c: kq.int4_gemv(c[0], c[1], x, GROUP), q4)
+        nbytes["int4"] = N * K // 2 + 4 * N * K // GROUP
+    torch = None
+    if with_torch:
+        torch, mods = _torch_linears(N, K, 2 if quick else max(2, -(-COLD_BYTES // 2 // (N * K))))
+        if mods is not None:
+            xt = torch.from_numpy(x)[None]
+
+            def run_torch(m):
+                with torch.no_grad():
+                    return m(xt)
+            variants["torch int8 dynamic"] = _rotating(run_torch, mods)
+            nbytes["torch int8 dynamic"] = N * K + 4 * N
+    cmp = bench.compare(variants, rounds=rounds, warmup=2, settle=0 if quick else SETTLE, baseline="numpy fp32")
+    out = []
+    names = {"numpy fp32": f"fp32_gemv_{tag}_numpy", "int8": f"int8_gemv_{tag}", "int4": f"int4_gemv_{tag}",
+             "torch int8 dynamic": f"torch_int8_dynamic_{tag}"}
+    for v, t in cmp.timings.items():
+        if v == "numpy fp32" and tag != "4096":
+            continue
+        out.append(_record(names[v], nbytes[v], t.median, cmp.ratio(v), bandwidth))
+    return out
+
+
+def run(quick: bool) -> list[dict]:
+    """Benchmark records; quick=True uses tiny sizes (plumbing and correctness only)."""
+    start = time.perf_counter()
+    bandwidth = read_bandwidth(quick)
+    rounds = 3 if quick else 25
+    if quick:
+        records = _gemv_case(64, 256, True, rounds, True, True, bandwidth, "4096")
+        records += _gemv_case(96, 256, True, rounds, False, False, bandwidth, "11008x4096")
+    else:
+        records = _gemv_case(4096, 4096, False, rounds, True, True, bandwidth, "4096")
+        records += _gemv_case(11008, 4096, False, rounds, False, False, bandwidth, "11008x4096")
+    for r in records:
+        r["seconds_total"] = time.perf_counter() - start
+        r["quick"] = quick
+    return records
