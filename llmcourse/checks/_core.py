@@ -161,3 +161,38 @@ def run(label: str, fn: Callable, cases: Sequence[Case], *, quiet: bool = False)
         run_case(label, fn, case)
     if not quiet:
         print(f"✔ {label}: all {len(cases)} visible cases passed")
+
+
+def attention_output(out_shape: tuple, w_shape: tuple, mask: np.ndarray | None = None,
+                     empty_rows_zero: bool = False) -> Property:
+    """Property of an attention result (out, weights): shapes, finite, blocked weights 0, rows summing to 1.
+
+    With empty_rows_zero, a query row whose mask allows no key must have weights summing to 0 and output 0.
+    """
+
+    def prop(got: Any) -> str | None:
+        if not isinstance(got, (tuple, list)) or len(got) != 2:
+            return f"expected a tuple (out, weights), got {type(got).__name__}"
+        out, w = np.asarray(got[0]), np.asarray(got[1])
+        if out.shape != out_shape:
+            return f"out has shape {out.shape}, expected {out_shape}"
+        if w.shape != w_shape:
+            return f"weights have shape {w.shape}, expected {w_shape}"
+        if not (np.all(np.isfinite(w)) and np.all(np.isfinite(out))):
+            return "out and weights must be finite (got NaN or inf)"
+        if np.any(w < 0):
+            return "weights must be non-negative"
+        allowed = np.ones(w_shape, dtype=bool) if mask is None else np.broadcast_to(mask, w_shape)
+        if np.any(np.abs(w[~allowed]) > 1e-12):
+            return "weights on blocked keys (mask False) must be 0"
+        sums = w.sum(axis=-1)
+        want = allowed.any(axis=-1).astype(float) if empty_rows_zero else np.ones_like(sums)
+        if not np.allclose(sums, want, atol=1e-9):
+            rule = "1, or 0 for a row with no allowed key" if empty_rows_zero else "1"
+            return (f"each row of weights (last axis, over keys) must sum to {rule}; "
+                    f"got row sums {np.round(sums.ravel()[:6], 6)}")
+        if empty_rows_zero and np.any(np.abs(out[~allowed.any(axis=-1)]) > 0):
+            return "a query with no allowed key must get an output of exactly 0"
+        return None
+
+    return prop

@@ -11,7 +11,7 @@ from collections.abc import Callable
 
 import numpy as np
 
-from ._core import Case, CheckFailed, compare, run
+from ._core import Case, CheckFailed, attention_output, compare, run
 
 LN2, LN3, LN4 = math.log(2.0), math.log(3.0), math.log(4.0)
 
@@ -59,27 +59,6 @@ def row_entropy(fn: Callable) -> None:
     run("row_entropy", fn, cases)
 
 
-def _attention_props(out_shape: tuple, w_shape: tuple) -> Callable:
-    """Property: (out, weights) with the given shapes, weights >= 0 and rows summing to 1."""
-
-    def prop(got: object) -> str | None:
-        if not isinstance(got, (tuple, list)) or len(got) != 2:
-            return f"expected a tuple (out, weights), got {type(got).__name__}"
-        out, w = np.asarray(got[0]), np.asarray(got[1])
-        if out.shape != out_shape:
-            return f"out has shape {out.shape}, expected {out_shape}"
-        if w.shape != w_shape:
-            return f"weights have shape {w.shape}, expected {w_shape}"
-        if not np.all(np.isfinite(w)) or np.any(w < 0):
-            return "weights must be finite and non-negative"
-        sums = w.sum(axis=-1)
-        if not np.allclose(sums, 1.0):
-            return f"each row of weights (last axis, over keys) must sum to 1; got row sums {sums.ravel()[:6]}"
-        return None
-
-    return prop
-
-
 def scaled_dot_product_attention(fn: Callable) -> None:
     """Check scaled_dot_product_attention(q, k, v, mask=None) -> (out, weights) on crafted inputs."""
     # d_k = 4, so the scale is 1/2. With a = ln(3) / 2, the query [1, 1, 1, 1] scores the key
@@ -116,7 +95,7 @@ def scaled_dot_product_attention(fn: Callable) -> None:
         Case("q with a batch dim (2,), k and v without: leading dims broadcast",
              (np.stack([q, q[swap]]), k, v), expected=(np.stack([out, out[swap]]), np.stack([w, w[swap]]))),
         Case("random q (2, 3, 5, 8), k (2, 3, 7, 8), v (2, 3, 7, 4): shapes and rows summing to 1",
-             (qr, kr, vr), prop=_attention_props((2, 3, 5, 4), (2, 3, 5, 7))),
+             (qr, kr, vr), prop=attention_output((2, 3, 5, 4), (2, 3, 5, 7))),
     ]
     run("scaled_dot_product_attention", fn, cases)
 

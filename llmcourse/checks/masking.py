@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 
-from ._core import Case, CheckFailed, run
+from ._core import Case, CheckFailed, attention_output, run
 
 LN3 = math.log(3.0)
 T_, F_ = True, False
@@ -122,35 +122,6 @@ def additive_mask(fn: Callable) -> None:
     run("additive_mask", fn, cases)
 
 
-def _attention_props(out_shape: tuple, w_shape: tuple, mask: np.ndarray | None,
-                     empty_rows_zero: bool = False) -> Callable:
-    """Property of (out, weights): shapes, finite, blocked weights 0, rows summing to 1 (or 0 if empty)."""
-
-    def prop(got: Any) -> str | None:
-        if not isinstance(got, (tuple, list)) or len(got) != 2:
-            return f"expected a tuple (out, weights), got {type(got).__name__}"
-        out, w = np.asarray(got[0]), np.asarray(got[1])
-        if out.shape != out_shape:
-            return f"out has shape {out.shape}, expected {out_shape}"
-        if w.shape != w_shape:
-            return f"weights have shape {w.shape}, expected {w_shape}"
-        if not (np.all(np.isfinite(w)) and np.all(np.isfinite(out))):
-            return "out and weights must be finite (got NaN or inf)"
-        full = np.ones(w_shape, dtype=bool) if mask is None else np.broadcast_to(mask, w_shape)
-        if np.any(np.abs(w[~full]) > 1e-12):
-            return "weights on blocked keys (mask False) must be 0"
-        sums = w.sum(axis=-1)
-        want = full.any(axis=-1).astype(float) if empty_rows_zero else np.ones_like(sums)
-        if not np.allclose(sums, want, atol=1e-9):
-            rule = "1, or 0 for a row with no allowed key" if empty_rows_zero else "1"
-            return f"each row of weights must sum to {rule}; got row sums {np.round(sums.ravel()[:6], 6)}"
-        if empty_rows_zero and np.any(np.abs(out[~full.any(axis=-1)]) > 0):
-            return "a query with no allowed key must get an output of exactly 0"
-        return None
-
-    return prop
-
-
 def _shared_inputs() -> dict[str, np.ndarray]:
     """Hand-made q, k, v with scale 1/2 (d_k = 4): q = ones scores key c * ones at 4c / 2 = 2c."""
     a = LN3 / 2
@@ -191,9 +162,9 @@ def masked_attention(fn: Callable) -> None:
              expected=(np.array([[[2.0, 2.0]] * 2, [[3.0, 0.0]] * 2]),
                        np.array([[[1 / 3] * 3] * 2, [[1.0, 0.0, 0.0]] * 2]))),
         Case("random q (2, 3, 5, 8), k (2, 3, 7, 8), v (2, 3, 7, 4), mask (5, 7): shapes, zeros, row sums",
-             (qr, kr, vr), {"mask": mr}, prop=_attention_props((2, 3, 5, 4), (2, 3, 5, 7), mr)),
+             (qr, kr, vr), {"mask": mr}, prop=attention_output((2, 3, 5, 4), (2, 3, 5, 7), mr)),
         Case("mask=None on random inputs: rows sum to 1", (qr, kr, vr),
-             prop=_attention_props((2, 3, 5, 4), (2, 3, 5, 7), None)),
+             prop=attention_output((2, 3, 5, 4), (2, 3, 5, 7), None)),
     ]
     run("masked_attention", fn, cases)
 
@@ -271,7 +242,7 @@ def safe_masked_attention(fn: Callable) -> None:
              (s["q1"], s["k3"], s["v3"]), {"mask": _bool([[T_, T_, F_]])},
              expected=(np.array([[1.0, 3.0]]), np.array([[0.25, 0.75, 0.0]]))),
         Case("random (3, 4, 6) mask with empty rows: finite, rows sum to 1 or 0", (qr, kr, vr), {"mask": mr},
-             prop=_attention_props((3, 4, 5), (3, 4, 6), mr, empty_rows_zero=True)),
+             prop=attention_output((3, 4, 5), (3, 4, 6), mr, empty_rows_zero=True)),
     ]
     run("safe_masked_attention", fn, cases)
 
@@ -307,7 +278,7 @@ def cross_attention(fn: Callable) -> None:
              (np.ones((1, 3, 1)), mem1, np.array([2]), one, one, 4 * one),
              expected=(np.full((1, 3, 1), 3 * LN3), np.array([[[0.25, 0.75]] * 3]))),
         Case("random: T_q = 5, T_k = 7, lengths [7, 3]", (xr, mr, lr, Wqr, Wkr, Wvr),
-             prop=_attention_props((2, 5, 2), (2, 5, 7), _bool([[[T_] * 7], [[T_] * 3 + [F_] * 4]]))),
+             prop=attention_output((2, 5, 2), (2, 5, 7), _bool([[[T_] * 7], [[T_] * 3 + [F_] * 4]]))),
     ]
     run("cross_attention", fn, cases)
 

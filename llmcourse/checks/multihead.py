@@ -16,31 +16,10 @@ from collections.abc import Callable
 
 import numpy as np
 
-from ._core import Case, CheckFailed, run
+from ._core import Case, CheckFailed, attention_output, run
 
 LN2, LN3 = math.log(2.0), math.log(3.0)
 THIRD, FIFTH = [1 / 3, 1 / 3, 1 / 3], [1 / 5, 2 / 5, 2 / 5]
-
-
-def _pair_props(out_shape: tuple, w_shape: tuple) -> Callable:
-    """Property: (out, weights) with the given shapes, finite, weights >= 0 with rows summing to 1."""
-
-    def prop(got: object) -> str | None:
-        if not isinstance(got, (tuple, list)) or len(got) != 2:
-            return f"expected a tuple (out, weights), got {type(got).__name__}"
-        out, w = np.asarray(got[0]), np.asarray(got[1])
-        if out.shape != out_shape:
-            return f"out has shape {out.shape}, expected {out_shape}"
-        if w.shape != w_shape:
-            return f"weights have shape {w.shape}, expected {w_shape}"
-        if not (np.all(np.isfinite(out)) and np.all(np.isfinite(w))) or np.any(w < 0):
-            return "out and weights must be finite, and weights non-negative"
-        sums = w.sum(axis=-1)
-        if not np.allclose(sums, 1.0):
-            return f"each row of weights (last axis, over keys) must sum to 1; got row sums {sums.ravel()[:6]}"
-        return None
-
-    return prop
 
 
 # --- 1. attention warm-up -------------------------------------------------------------------------
@@ -72,7 +51,7 @@ def attention(fn: Callable) -> None:
         Case("large scores [1000, 1000 + ln 3] (exp overflows without the max shift)", (q_big, k_big, v1),
              expected=(np.array([[1.0, 3.0]]), np.array([[1 / 4, 3 / 4]]))),
         Case("random q (2, 3, 5, 8), k (2, 3, 7, 8), v (2, 3, 7, 4): shapes and rows summing to 1",
-             (qr, kr, vr), prop=_pair_props((2, 3, 5, 4), (2, 3, 5, 7))),
+             (qr, kr, vr), prop=attention_output((2, 3, 5, 4), (2, 3, 5, 7))),
     ]
     run("attention", fn, cases)
 
@@ -176,7 +155,7 @@ OUT_A = np.array([[10.0, 7.5], [12.0, 5.0], [12.0, 5.0]])
 def _mha_random_props(fn: Callable, x: np.ndarray, params: dict, n_head: int) -> Callable:
     """Shapes and rows summing to 1, plus two properties every correct MHA has (asks fn again)."""
     B, T, C = x.shape
-    base = _pair_props((B, T, C), (B, n_head, T, T))
+    base = attention_output((B, T, C), (B, n_head, T, T))
 
     def prop(got: object) -> str | None:
         problem = base(got)
@@ -304,7 +283,7 @@ def grouped_query_attention(fn: Callable) -> None:
         Case("n_head = 4, n_kv_head = 2: query heads 0, 1 use kv head 0 and heads 2, 3 use kv head 1",
              (x4, p_gqa, 4, 2), expected=(out_gqa[None], w_gqa)),
         Case("random x (2, 5, 8), n_head = 4, n_kv_head = 2: shapes and rows summing to 1", (x_r, p_r, 4, 2),
-             prop=_pair_props((2, 5, 8), (2, 4, 5, 5))),
+             prop=attention_output((2, 5, 8), (2, 4, 5, 5))),
     ]
     run(label, fn, cases, quiet=True)
     _expect_divide_error(label, fn)
