@@ -1,0 +1,267 @@
+"""Static scan of student code for things a reviewer should look at. It flags; it never changes a score.
+
+    findings = scan_source(source)          # [Finding(rule, line, snippet), ...]
+
+Rules: `monkeypatch` (assigning into test helpers, numpy, builtins, sys.modules), `ipython_hooks` (input
+transformers, AST transformers, custom exception handlers, the In/Out history that holds hidden tests),
+`comparison_override` (__eq__, __bool__, __array_ufunc__ and friends), `subprocess`, `ctypes`, `socket`,
+`os_process` (os.system, fork, kill, _exit ...), `shell_escape` (!cmd, %%bash), `dynamic_code` (exec, eval,
+__import__), `introspection` (frames, gc, tracing hooks), `path_outside` (absolute or parent paths),
+`grading_detection` (looking for NBGRADER_* or the grader's own files).
+"""
+
+from __future__ import annotations
+
+import ast
+import re
+from dataclasses import dataclass
+
+RULES = {
+    "monkeypatch": "assigns into a module the tests rely on (test helpers, numpy, builtins, sys.modules)",
+    "ipython_hooks": "touches IPython internals (input/AST transformers, exception hooks, In/Out history)",
+    "comparison_override": "defines or assigns a comparison/truth/array-protocol method",
+    "subprocess": "starts programs (subprocess, multiprocessing, pty)",
+    "ctypes": "loads native code (ctypes, cffi)",
+    "socket": "uses the network (socket, http, urllib, requests)",
+    "os_process": "os-level process control (system, fork, exec, kill, _exit, setsid)",
+    "shell_escape": "IPython shell escape or script magic (!cmd, %%bash, %system)",
+    "dynamic_code": "runs code built at run time (exec, eval, compile, __import__, importlib)",
+    "introspection": "inspects frames, the garbage collector or installs tracing hooks",
+    "path_outside": "opens an absolute path or a path with '..'",
+    "grading_detection": "looks for the grading environment (NBGRADER_*, kernel_boot, /opt/grader)",
+    "syntax_error": "cell does not parse as Python (reported so the reviewer knows it was not scanned)",
+}
+
+_PROTECTED_MODULES = {"checks", "llmcourse", "np", "numpy", "torch", "math", "builtins", "__builtins__", "sys",
+                      "os", "warnings", "IPython", "nbgrader", "unittest", "pytest", "inspect", "operator",
+                      "functools", "random", "time", "traceback", "testing"}
+_COMPARISON = {"__eq__", "__ne__", "__lt__", "__le__", "__gt__", "__ge__", "__bool__", "__len__", "__hash__",
+               "__array__", "__array_ufunc__", "__array_function__", "__array_priority__", "__float__", "__int__",
+               "__index__", "__instancecheck__", "__subclasscheck__", "__abs__", "__contains__"}
+_IPYTHON_ATTRS = {"input_transformers_cleanup", "input_transformers_post", "input_transformer_manager",
+                  "ast_transformers", "set_custom_exc", "showtraceback", "showsyntaxerror", "run_cell",
+                  "run_cell_async", "events", "register_magic_function", "register_magics", "user_ns",
+                  "user_global_ns", "excepthook", "_showtraceback", "kernel", "display_pub", "displayhook",
+                  "ex", "ev", "run_line_magic", "run_cell_magic", "system", "getoutput"}
+_HISTORY_NAMES = {"In", "Out", "_ih", "_oh", "_i", "_ii", "_iii", "_dh", "get_ipython"}
+_MODULE_RULES = {
+    "subprocess": "subprocess", "multiprocessing": "subprocess", "pty": "subprocess", "pexpect": "subprocess",
+    "ctypes": "ctypes", "cffi": "ctypes", "_ctypes": "ctypes",
+    "socket": "socket", "http": "socket", "urllib": "socket", "requests": "socket", "ssl": "socket",
+    "asyncio": None, "importlib": "dynamic_code", "marshal": "dynamic_code", "pickle": None,
+    "gc": "introspection", "inspect": "introspection", "signal": "os_process", "resource": "os_process",
+}
+_OS_CALLS = {"system", "popen", "fork", "forkpty", "kill", "killpg", "_exit", "setsid", "setpgid", "spawnl",
+             "spawnlp", "spawnv", "spawnvp", "posix_spawn", "posix_spawnp", "execv", "execve", "execl", "execle",
+             "execlp", "execvp", "execvpe", "abort", "chroot", "setuid", "putenv", "unsetenv", "nice"}
+_INTROSPECTION_ATTRS = {"_getframe", "currentframe", "stack", "getouterframes", "f_back", "f_locals", "f_globals",
+                        "get_objects", "get_referrers", "get_referents", "settrace", "setprofile",
+                        "addaudithook", "tb_frame", "gi_frame", "cr_frame", "__code__", "__globals__",
+                        "__closure__"}
+_DYNAMIC = {"exec", "eval", "compile", "__import__", "globals", "vars", "breakpoint"}
+_DETECT = re.compile(r"NBGRADER|kernel_boot|/opt/grader|/run/grader|LLMCOURSE_GRADER|autograded", re.I)
+_MAGIC = re.compile(r"^\s*(!|%{1,2}(system|sx|bash|sh|script|perl|ruby|writefile|run|load|env|cd|alias)\b)", re.M)
+
+
+@dataclass(frozen=True)
+class Finding:
+    """One thing worth a reviewer's look: which rule, on which line of the cell, and the code."""
+
+    rule: str
+    line: int
+    snippet: str
+
+
+def _root_name(node: ast.AST) -> str | None:
+    while isinstance(node, (ast.Attribute, ast.Subscript, ast.Call)):
+        node = node.func if isinstance(node, ast.Call) else node.value
+    return node.id if isinstance(node, ast.Name) else None
+
+
+def _dotted(node: ast.AST) -> str:
+    parts = []
+    while isinstance(node, ast.Attribute):
+        parts.append(node.attr)
+        node = node.value
+    if isinstance(node, ast.Name):
+        parts.append(node.id)
+    return ".".join(reversed(parts))
+
+
+class _Visitor(ast.NodeVisitor):
+    def __init__(self, lines: list[str]) -> None:
+        self.lines = lines
+        self.found: list[Finding] = []
+        self.os_aliases = {"os"}
+
+    def add(self, rule: str, node: ast.AST) -> None:
+        line = getattr(node, "lineno", 1)
+        text = self.lines[line - 1].strip() if 0 < line <= len(self.lines) else ""
+        self.found.append(Finding(rule, line, text[:160]))
+
+    # imports ---------------------------------------------------------------
+    def _module(self, name: str, node: ast.AST) -> None:
+        top = name.split(".")[0]
+        rule = _MODULE_RULES.get(top)
+        if rule:
+            self.add(rule, node)
+        if top == "builtins":
+            self.add("monkeypatch", node)
+
+    def visit_Import(self, node: ast.Import) -> None:
+        for alias in node.names:
+            self._module(alias.name, node)
+            if alias.name == "os":
+                self.os_aliases.add(alias.asname or "os")
+        self.generic_visit(node)
+
+    def visit_ImportFrom(self, node: ast.ImportFrom) -> None:
+        self._module(node.module or "", node)
+        if node.module == "os":
+            for alias in node.names:
+                if alias.name in _OS_CALLS:
+                    self.add("os_process", node)
+        if node.module == "IPython" or (node.module or "").startswith("IPython."):
+            self.add("ipython_hooks", node)
+        self.generic_visit(node)
+
+    # assignments -------------------------------------------------------------
+    def _target(self, target: ast.AST, node: ast.AST) -> None:
+        if isinstance(target, (ast.Tuple, ast.List)):
+            for t in target.elts:
+                self._target(t, node)
+            return
+        if isinstance(target, ast.Attribute):
+            if target.attr in _COMPARISON:
+                self.add("comparison_override", node)
+            elif target.attr in _IPYTHON_ATTRS:
+                self.add("ipython_hooks", node)
+            root = _root_name(target)
+            if root in _PROTECTED_MODULES or root in _HISTORY_NAMES:
+                self.add("monkeypatch", node)
+        elif isinstance(target, ast.Subscript):
+            dotted = _dotted(target.value)
+            root = _root_name(target)
+            if dotted in ("sys.modules", "__builtins__", "builtins.__dict__") or root in _HISTORY_NAMES:
+                self.add("monkeypatch", node)
+        elif isinstance(target, ast.Name) and target.id in {"checks", "np", "numpy", "math", "__builtins__"}:
+            self.add("monkeypatch", node)
+
+    def visit_Assign(self, node: ast.Assign) -> None:
+        for t in node.targets:
+            self._target(t, node)
+        self.generic_visit(node)
+
+    def visit_AugAssign(self, node: ast.AugAssign) -> None:
+        self._target(node.target, node)
+        self.generic_visit(node)
+
+    def visit_AnnAssign(self, node: ast.AnnAssign) -> None:
+        self._target(node.target, node)
+        self.generic_visit(node)
+
+    def visit_Delete(self, node: ast.Delete) -> None:
+        for t in node.targets:
+            self._target(t, node)
+        self.generic_visit(node)
+
+    # definitions -------------------------------------------------------------
+    def visit_ClassDef(self, node: ast.ClassDef) -> None:
+        for item in node.body:
+            if isinstance(item, (ast.FunctionDef, ast.AsyncFunctionDef)) and item.name in _COMPARISON:
+                self.add("comparison_override", item)
+            if isinstance(item, ast.Assign):
+                for t in item.targets:
+                    if isinstance(t, ast.Name) and t.id in _COMPARISON:
+                        self.add("comparison_override", item)
+        self.generic_visit(node)
+
+    # uses --------------------------------------------------------------------
+    def visit_Call(self, node: ast.Call) -> None:
+        func = node.func
+        if isinstance(func, ast.Name):
+            if func.id in _DYNAMIC:
+                self.add("dynamic_code", node)
+            elif func.id in ("setattr", "delattr") and node.args:
+                root = _root_name(node.args[0])
+                if root in _PROTECTED_MODULES or root in _HISTORY_NAMES:
+                    self.add("monkeypatch", node)
+                if len(node.args) > 1 and isinstance(node.args[1], ast.Constant) and node.args[1].value in _COMPARISON:
+                    self.add("comparison_override", node)
+            elif func.id in ("open",) and node.args:
+                self._path(node.args[0], node)
+            elif func.id == "get_ipython":
+                self.add("ipython_hooks", node)
+        elif isinstance(func, ast.Attribute):
+            root = _root_name(func)
+            if root in self.os_aliases and func.attr in _OS_CALLS:
+                self.add("os_process", node)
+            if func.attr in ("Path", "open", "read_text", "read_bytes", "write_text", "write_bytes", "listdir",
+                             "scandir", "walk", "glob") and node.args:
+                self._path(node.args[0], node)
+            if _dotted(func) in ("importlib.import_module", "importlib.reload"):
+                self.add("dynamic_code", node)
+        self.generic_visit(node)
+
+    def visit_Attribute(self, node: ast.Attribute) -> None:
+        if node.attr in _INTROSPECTION_ATTRS:
+            self.add("introspection", node)
+        if node.attr in _IPYTHON_ATTRS and _root_name(node) in ("get_ipython", "ip", "shell", "ipython", "_ip"):
+            self.add("ipython_hooks", node)
+        if node.attr == "environ" and _root_name(node) in self.os_aliases:
+            pass
+        self.generic_visit(node)
+
+    def visit_Name(self, node: ast.Name) -> None:
+        if node.id in _HISTORY_NAMES and node.id != "get_ipython":
+            self.add("ipython_hooks", node)
+        self.generic_visit(node)
+
+    def visit_Constant(self, node: ast.Constant) -> None:
+        if isinstance(node.value, str) and _DETECT.search(node.value):
+            self.add("grading_detection", node)
+
+    def _path(self, arg: ast.AST, node: ast.AST) -> None:
+        if isinstance(arg, ast.Constant) and isinstance(arg.value, str):
+            value = arg.value
+            if value.startswith(("/", "~")) or ".." in value.replace("\\", "/").split("/"):
+                self.add("path_outside", node)
+        elif isinstance(arg, ast.JoinedStr):
+            head = arg.values[0] if arg.values else None
+            if isinstance(head, ast.Constant) and str(head.value).startswith(("/", "~", "..")):
+                self.add("path_outside", node)
+
+
+def _python_source(source: str) -> str:
+    """IPython cell syntax (magics, !shell) turned into plain Python, so it can be parsed."""
+    try:
+        from IPython.core.inputtransformer2 import TransformerManager
+
+        return TransformerManager().transform_cell(source)
+    except Exception:  # noqa: BLE001 - fall back to the raw text
+        return source
+
+
+def scan_source(source: str) -> list[Finding]:
+    """Findings for one cell of student code (deduplicated, in line order)."""
+    found: list[Finding] = []
+    for match in _MAGIC.finditer(source):
+        line = source.count("\n", 0, match.start()) + 1
+        found.append(Finding("shell_escape", line, source.splitlines()[line - 1].strip()[:160]))
+    python = _python_source(source)
+    try:
+        tree = ast.parse(python)
+    except (SyntaxError, ValueError, RecursionError, MemoryError):
+        return [*found, Finding("syntax_error", 1, "")]
+    visitor = _Visitor(python.splitlines())
+    try:
+        visitor.visit(tree)
+    except RecursionError:
+        found.append(Finding("dynamic_code", 1, "code nested too deeply to scan"))
+    shell_lines = {f.line for f in found if f.rule == "shell_escape"}
+    for f in visitor.found:
+        if f.rule == "ipython_hooks" and f.line in shell_lines:
+            continue  # `!cmd` becomes get_ipython().system(...): already reported as a shell escape
+        found.append(f)
+    unique = {(f.rule, f.line): f for f in found}
+    return sorted(unique.values(), key=lambda f: (f.line, f.rule))
