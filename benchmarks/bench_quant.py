@@ -24,6 +24,7 @@ from . import kernels_quant as kq
 GROUP = 128
 COLD_BYTES = 256 * 2**20  # each variant cycles through at least this many bytes of copies
 SETTLE = 0.15  # seconds for OpenBLAS / torch spinning threads to go idle between variants
+BURST = 20  # calls per timed sample
 
 
 def _copies(make, nbytes_each: int, quick: bool) -> list:
@@ -110,7 +111,10 @@ def _gemv_case(N: int, K: int, quick: bool, rounds: int, with_int4: bool, with_t
                     return m(xt)
             variants["torch int8 dynamic"] = _rotating(run_torch, mods)
             nbytes["torch int8 dynamic"] = N * K + 4 * N
-    cmp = bench.compare(variants, rounds=rounds, warmup=2, settle=0 if quick else SETTLE, baseline="numpy fp32")
+    # Each sample is a burst of BURST calls (each on the next cold copy) after the settle pause and one untimed
+    # call: a single 1-5 ms call right after a pause mostly measures waking the thread pools up.
+    cmp = bench.compare(variants, rounds=rounds, warmup=2, number=1 if quick else BURST, prime=0 if quick else 1,
+                        settle=0 if quick else SETTLE, baseline="numpy fp32")
     out = []
     names = {"numpy fp32": f"fp32_gemv_{tag}_numpy", "int8": f"int8_gemv_{tag}", "int4": f"int4_gemv_{tag}",
              "torch int8 dynamic": f"torch_int8_dynamic_{tag}"}

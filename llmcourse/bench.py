@@ -101,9 +101,13 @@ class Comparison:
 
 
 def compare(variants: dict[str, Callable[[], Any]], rounds: int = 15, warmup: int = 2, number: int = 1,
-            baseline: str | None = None, device: Any = None, settle: float = 0.0,
+            baseline: str | None = None, device: Any = None, settle: float = 0.0, prime: int = 0,
             clock: Callable[[], float] = time.perf_counter) -> Comparison:
-    """Time variants round-robin (A B C A B C ...) so drift hits all alike; ratios are per-round medians."""
+    """Time variants round-robin (A B C A B C ...) so drift hits all alike; ratios are per-round medians.
+
+    settle: seconds to pause before each variant (lets another library's spinning threads go idle);
+    prime: untimed calls after the pause, so the sample sees the steady state of back-to-back calls.
+    """
     if not variants:
         raise ValueError("compare needs at least one variant")
     baseline = baseline or next(iter(variants))
@@ -118,6 +122,9 @@ def compare(variants: dict[str, Callable[[], Any]], rounds: int = 15, warmup: in
         for name, fn in variants.items():
             if settle:
                 time.sleep(settle)
+            for _ in range(prime):
+                fn()
+            sync(device)
             start = clock()
             for _ in range(number):
                 fn()

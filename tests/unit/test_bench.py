@@ -82,3 +82,12 @@ def test_compare_unknown_baseline():
 def test_timing_str_units():
     assert "ms" in str(bench.Timing([0.002, 0.003]))
     assert "µs" in str(bench.Timing([2e-6]))
+
+
+def test_compare_primes_untimed_after_settle():
+    calls = []
+    clock = fake_clock([0, 1] * 4)
+    cmp = bench.compare({"a": lambda: calls.append("a"), "b": lambda: calls.append("b")}, rounds=2, warmup=0,
+                        prime=2, clock=clock)
+    assert calls == ["a", "a", "a", "b", "b", "b"] * 2  # two untimed calls, then the timed one
+    assert cmp.timings["a"].samples == [1, 1]
