@@ -18,7 +18,8 @@ import statistics
 from pathlib import Path
 from typing import Any
 
-_HIDDEN = re.compile(r"^[ \t]*### BEGIN HIDDEN TESTS.*?^[ \t]*### END HIDDEN TESTS[^\n]*\n?", re.S | re.M)
+from .settings import HIDDEN_BLOCK
+
 _ANSI = re.compile(r"\x1b\[[0-9;?]*[ -/]*[@-~]")
 _B64 = re.compile(r"^[A-Za-z0-9+/=\s]+$")
 STATUS_ORDER = ["failed", "invalid", "graded+flags", "graded", "missing"]
@@ -46,7 +47,7 @@ def atomic_write(path: Path, data: str | bytes) -> None:
 
 def strip_hidden(source: str) -> str:
     """A test cell's source as students may see it."""
-    return _HIDDEN.sub("# (hidden tests run here when grading)\n", source)
+    return HIDDEN_BLOCK.sub("# (hidden tests run here when grading)\n", source)
 
 
 def _esc(text: Any) -> str:

@@ -28,11 +28,11 @@ def heatmap(matrix: np.ndarray, xlabels: list[str] | None = None, ylabels: list[
 
 
 # --- module 00_welcome -------------------------------------------------------------------------
-_VISIBLE = {"\n": "↵", " ": "␣"}
+_VISIBLE = {"\n": "↵", " ": "␣", "\t": "⇥"}
 
 
-def token_labels(vocab: str) -> list[str]:
-    """One printable label per character token: newline shows as ↵ and space as ␣."""
+def token_labels(vocab: str | list[str]) -> list[str]:
+    """One printable label per character token: newline shows as ↵, space as ␣ and tab as ⇥."""
     return [_VISIBLE.get(ch, ch) for ch in vocab]
 
 
@@ -95,14 +95,6 @@ def next_token_bars(probs_row: np.ndarray, freqs: np.ndarray, vocab: str, top: i
     return fig
 
 # --- module 01_attention -----------------------------------------------------------------------
-_ATTN_VISIBLE = {" ": "␣", "\n": "↵", "\t": "⇥"}
-
-
-def _visible_tokens(tokens: list[str] | str) -> list[str]:
-    """Tick labels for tokens, with space, newline and tab drawn as visible symbols."""
-    return [_ATTN_VISIBLE.get(t, t) for t in tokens]
-
-
 def attention_map(weights: np.ndarray, query_tokens: list[str] | str, key_tokens: list[str] | str | None = None,
                   title: str = "", ax: plt.Axes | None = None) -> plt.Figure:
     """(T_q, T_k) attention weights on a fixed 0..1 colour scale; queries down the side, keys across."""
@@ -118,8 +110,8 @@ def attention_map(weights: np.ndarray, query_tokens: list[str] | str, key_tokens
         fig = ax.figure
     im = ax.imshow(weights, cmap="magma", vmin=0.0, vmax=1.0, aspect="equal")
     fig.colorbar(im, ax=ax, fraction=0.046, pad=0.04, label="attention weight")
-    ax.set_xticks(range(T_k), labels=_visible_tokens(key_tokens))
-    ax.set_yticks(range(T_q), labels=_visible_tokens(query_tokens))
+    ax.set_xticks(range(T_k), labels=token_labels(key_tokens))
+    ax.set_yticks(range(T_q), labels=token_labels(query_tokens))
     ax.xaxis.tick_top()
     ax.xaxis.set_label_position("top")
     ax.set(xlabel="key (attended to)", ylabel="query (attending)")

@@ -24,10 +24,9 @@ from typing import Any
 
 import nbformat
 
-from autograde.settings import RELEASE_DIR, REPO, SOURCE_DIR
+from autograde.settings import HIDDEN_BLOCK, RELEASE_DIR, REPO, SOLUTION_MARKER, SOURCE_DIR
 
-HIDDEN = re.compile(r"^[ \t]*### BEGIN HIDDEN TESTS.*?^[ \t]*### END HIDDEN TESTS[^\n]*\n?", re.S | re.M)
-SOLUTION = re.compile(r"^[ \t]*### (BEGIN|END) SOLUTION[^\n]*\n?", re.M)
+HIDDEN, SOLUTION = HIDDEN_BLOCK, SOLUTION_MARKER
 MUTANTS = REPO / "tests" / "notebooks" / "mutants"
 # Where a correct answer emits a harmless warning. The course's visible checks fail any function that warns
 # (llmcourse.checks._core.run_case), so for real notebooks the warning fires only on inputs the visible

@@ -6,7 +6,6 @@ This is the worked example from the README's instructor guide, run in a temporar
 from __future__ import annotations
 
 import os
-import re
 import shutil
 import subprocess
 import sys
@@ -15,10 +14,9 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from autograde.settings import IGNORE, RELEASE_DIR, REPO, SOURCE_DIR
+from autograde.settings import IGNORE, RELEASE_DIR, REPO, SOLUTION_MARKER, SOURCE_DIR
 
 ASSIGNMENT = "01_attention"
-_MARKER = re.compile(r"^[ \t]*### (BEGIN|END) SOLUTION[^\n]*\n", re.M)
 
 
 def filled_in(stub: nbformat.NotebookNode, solution: nbformat.NotebookNode) -> nbformat.NotebookNode:
@@ -29,7 +27,7 @@ def filled_in(stub: nbformat.NotebookNode, solution: nbformat.NotebookNode) -> n
     for cell in done.cells:
         gid = cell.metadata.get("nbgrader", {}).get("grade_id")
         if gid in answers:
-            cell.source = _MARKER.sub("", answers[gid])
+            cell.source = SOLUTION_MARKER.sub("", answers[gid])
     return done
 
 

@@ -15,7 +15,6 @@ test cell (full, and visible part only), and restores the real solution afterwar
 from __future__ import annotations
 
 import copy
-import re
 import runpy
 import sys
 from dataclasses import dataclass
@@ -25,11 +24,10 @@ import nbformat
 from nbclient import NotebookClient
 
 from autograde.nbrun import _environ, cell_failure
-from autograde.settings import REPO, SOURCE_DIR
+from autograde.settings import HIDDEN_BLOCK, REPO, SOURCE_DIR
 from llmcourse.env import SMALL_ENV
 
 MUTANT_DIR = Path(__file__).with_name("mutants")
-_HIDDEN = re.compile(r"^[ \t]*### BEGIN HIDDEN TESTS.*?^[ \t]*### END HIDDEN TESTS[^\n]*\n?", re.S | re.M)
 
 
 @dataclass
@@ -57,7 +55,7 @@ def load_mutants(assignment: str) -> tuple[dict[str, dict[str, str]], dict[str, 
 
 def visible_part(source: str) -> str:
     """A test cell's source with its hidden block removed (what the learner sees)."""
-    return _HIDDEN.sub("", source)
+    return HIDDEN_BLOCK.sub("", source)
 
 
 def run(assignment: str, timeout: int = 300) -> list[Outcome]:

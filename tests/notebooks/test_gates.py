@@ -10,7 +10,7 @@ import nbformat
 import pytest
 
 from autograde import build, nbrun
-from autograde.settings import FENCES, GRADE_ID_RE, RELEASE_DIR, REPO, SOURCE_DIR
+from autograde.settings import FENCES, GRADE_ID_RE, HIDDEN_BLOCK, RELEASE_DIR, REPO, SOURCE_DIR
 
 from . import mutation
 
@@ -68,7 +68,7 @@ def test_graded_cells_are_well_formed(assignment):
         if nbg["grade"]:
             assert nbg["points"] > 0, nbg["grade_id"]
             assert "### BEGIN HIDDEN TESTS" in cell.source, f"{nbg['grade_id']} has no hidden tests"
-            hidden = mutation._HIDDEN.findall(cell.source)
+            hidden = HIDDEN_BLOCK.findall(cell.source)
             assert any(re.search(r"\bassert\b|raise|np\.testing|check", h) for h in hidden), nbg["grade_id"]
             tests[nbg["grade_id"]] = nbg["points"]
     assert len(ids) == len(set(ids)), "duplicate grade ids"
