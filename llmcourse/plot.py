@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import matplotlib.pyplot as plt
+import matplotlib.ticker as mticker
 import numpy as np
 
 
@@ -309,17 +310,30 @@ def roofline(peak_flops: float, bandwidth: float, points: dict[str, tuple[float,
 
 
 def predicted_vs_measured(labels: list[str], predicted: list[float], measured: list[float],
-                          title: str = "") -> plt.Figure:
-    """Grouped bars (milliseconds, log scale) of predicted and measured step times, with the error in %."""
+                          title: str = "", with_overhead: list[float] | None = None) -> plt.Figure:
+    """Grouped bars (milliseconds, log scale) of predicted and measured step times, with the error in %.
+
+    with_overhead: a second prediction per label (the roofline plus the overhead floor), drawn between the two;
+    the annotated error is then against it.
+    """
     x = np.arange(len(labels))
     pred_ms, meas_ms = np.asarray(predicted) * 1e3, np.asarray(measured) * 1e3
     fig, ax = plt.subplots(figsize=(7, 4))
-    ax.bar(x - 0.2, pred_ms, width=0.4, label="predicted (roofline)")
-    ax.bar(x + 0.2, meas_ms, width=0.4, label="measured (median)")
-    for i, (p, m) in enumerate(zip(pred_ms, meas_ms, strict=True)):
-        ax.annotate(f"{(m - p) / p * 100:+.0f}%", (i + 0.2, m), textcoords="offset points", xytext=(0, 3),
+    width = 0.4 if with_overhead is None else 0.27
+    ax.bar(x - width, pred_ms, width=width, label="predicted (roofline)")
+    ref_ms = pred_ms
+    if with_overhead is not None:
+        ref_ms = np.asarray(with_overhead) * 1e3
+        ax.bar(x, ref_ms, width=width, label="predicted (roofline + overhead floor)")
+    ax.bar(x + width, meas_ms, width=width, label="measured (median)")
+    for i, (p, m) in enumerate(zip(ref_ms, meas_ms, strict=True)):
+        ax.annotate(f"{(m - p) / p * 100:+.0f}%", (i + width, m), textcoords="offset points", xytext=(0, 3),
                     ha="center", fontsize=8)
     ax.set_yscale("log")
+    ax.yaxis.set_major_formatter(mticker.FormatStrFormatter("%g"))
+    ax.yaxis.set_minor_formatter(mticker.FuncFormatter(          # label 2 and 5 of each decade only
+        lambda v, _: f"{v:g}" if v > 0 and round(v / 10 ** np.floor(np.log10(v))) in (2, 5) else ""))
+    ax.tick_params(axis="y", which="minor", labelsize=7)
     ax.set_xticks(x, labels=labels, fontsize=8)
     ax.set(ylabel="one decode step (ms, log scale)", title=title)
     ax.legend(fontsize=8)

@@ -586,31 +586,45 @@ for label, (c, p) in models.items():
 # %% [markdown]
 # The floor under a small model: every operation costs a few microseconds of call overhead, whatever its
 # size. A model with the same depth but `C = 16` reads almost nothing, so its step time is that floor alone.
+# Adding it to the roofline gives a two-term model, `max(compute, memory) + n_ops × overhead`, in which both
+# terms are measured on something other than the step they predict.
 
 # %%
 floor_cfg = GPTConfig(d_model=16, n_layer=tiny_config["n_layer"], n_head=4, block_size=8)
 floor, _ = measure_decode(random_params(floor_cfg), floor_cfg, T_past, rounds=env.size(20, 4))
-print(f"overhead floor (same depth, C = 16): {floor * 1e3:.3f} ms per step")
+print(f"overhead floor (same depth, C = 16): {floor * 1e3:.3f} ms per step\n")
+print(f"{'model':36s} {'roofline':>10s} {'+ floor':>10s} {'measured':>10s}   error: roofline, roofline + floor")
+for label, (predicted, measured) in rows.items():
+    with_floor = predicted + floor
+    print(f"{label:36s} {predicted * 1e3:7.3f} ms {with_floor * 1e3:7.3f} ms {measured * 1e3:7.3f} ms   "
+          f"{(measured - predicted) / predicted:+7.1%}, {(measured - with_floor) / with_floor:+7.1%}")
 fig = plot.predicted_vs_measured(list(rows), [p for p, _ in rows.values()], [m for _, m in rows.values()],
-                                 title="Decode step at batch 1, fp32, NumPy matmuls on this CPU")
+                                 title="Decode step at batch 1, fp32, NumPy matmuls on this CPU",
+                                 with_overhead=[p + floor for p, _ in rows.values()])
 plt.show()
 
 # %% [markdown]
 # What to read in these numbers (they depend on your machine and on what else it is doing):
 #
 # * **Scaled-up model: memory-bound, the regime the model is for.** Its intensity is about 0.5 FLOPs/byte
-#   (2 FLOPs per 4-byte weight), far below the ridge point, so the prediction is `bytes / bandwidth`. On an
-#   otherwise idle machine, expect the measurement within about ±30% of it, usually a little slower: each
-#   of the step's ~90 operations (about 15 per layer) adds call overhead, and the small attention products
-#   stream less well than one long read. On a busy machine (other programs using the cores) the error can be
-#   several times larger, because a multi-threaded matrix product waits for all its threads at every one of
-#   the step's dozens of calls, while the single long read used to measure the bandwidth waits once. That is noise in the
+#   (2 FLOPs per 4-byte weight), far below the ridge point, so the roofline says `bytes / bandwidth`. The step
+#   is slower than that, for two reasons you can see in the numbers. Its ~90 calls (about 15 per layer) cost
+#   the overhead floor, which the second column adds back. And a matrix of one layer (4 to 16 MiB) streams
+#   less well than one 256 MiB read: each call starts cold and waits for its threads at the end. On the course
+#   machine, when it was quiet, `make bench` measured the roofline alone 21-30% under the step. With the floor
+#   added, the error was 15-23%, within the ±30% we aim for. On a busy machine (other programs using the
+#   cores) the error can be several times larger. A multi-threaded matrix product waits for all its threads at
+#   every one of the step's dozens of calls, while the single long read waits once. That is noise in the
 #   machine, not in the model: run the cell again when the machine is quiet.
 # * **Tiny GPT: the DRAM model does not apply.** Its 3 MB of weights stay in the L2/L3 caches from one step to
 #   the next, so they are not read from DRAM at all; the cache bandwidth is several times higher. What is
 #   left is mostly the fixed cost of calling some 60 small operations: compare its time with the overhead
-#   floor. A better model for it is `max(compute, cache traffic) + n_ops × overhead`; for a real-size model
-#   the overhead term vanishes next to the weight traffic.
+#   floor. For it, the floor is most of the answer; for a real-size model the floor vanishes next to the
+#   weight traffic.
+# * A trap we fell into while building this: NumPy's `x**3` on float32 calls `pow` element by element, and
+#   took 244 µs for a GELU input of 4096 numbers on the course machine, 17 times the rest of the GELU. `x * x * x`
+#   is the same number for a fraction of the time. Before trusting a gap between a model and a measurement,
+#   time the pieces.
 #
 # ## 8. Many chips: weight-stationary partitioning
 #
