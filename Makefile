@@ -47,10 +47,11 @@ lint: install  ## ruff on the package, tests, autograde and the solution sources
 format: install  ## apply ruff's automatic fixes
 	$(BIN)/ruff check --fix .
 
-system-deps:  ## as root on Debian/Ubuntu: bubblewrap (grading sandbox), chromium (browser test)
+system-deps:  ## as root on Debian/Ubuntu: bubblewrap (grading sandbox), chromium and a CJK font (browser test)
 	@if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
 		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
-			bubblewrap chromium >/dev/null && echo "system packages installed: bubblewrap chromium"; \
+			bubblewrap chromium fonts-wqy-microhei >/dev/null \
+			&& echo "system packages installed: bubblewrap chromium fonts-wqy-microhei"; \
 	else \
 		echo "system-deps: not root or no apt-get; the sandbox and browser tests will skip and say why"; \
 	fi
