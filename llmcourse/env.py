@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import platform
+from pathlib import Path
 
 SMALL_ENV = "LLMCOURSE_SMALL"
 
@@ -38,3 +39,44 @@ def hardware_report() -> dict[str, object]:
     report["mps"] = bool(mps is not None and mps.is_available())
     report["torch_threads"] = torch.get_num_threads()
     return report
+
+
+# CPU instructions that change what low precision buys, by the names Linux gives them in /proc/cpuinfo.
+_FEATURES = {
+    "int8 dot product": ("avx512_vnni", "avx_vnni", "amx_int8", "asimddp"),   # x86 VNNI / AMX, ARM sdot
+    "bf16 arithmetic": ("avx512_bf16", "amx_bf16", "bf16"),                    # ARM's flag is plain "bf16"
+    "fp16 arithmetic": ("avx512_fp16", "asimdhp"),
+    "512-bit vectors": ("avx512f",),
+}
+
+
+def cpu_flags(cpuinfo: str | None = None) -> set[str]:
+    """The CPU's feature flags (Linux /proc/cpuinfo "flags" or ARM "Features"); empty where unreadable."""
+    if cpuinfo is None:
+        try:
+            cpuinfo = Path("/proc/cpuinfo").read_text(errors="replace")
+        except OSError:
+            return set()
+    for line in cpuinfo.splitlines():
+        key, _, value = line.partition(":")
+        if key.strip() in {"flags", "Features"}:
+            return set(value.split())
+    return set()
+
+
+def cpu_features(cpuinfo: str | None = None) -> dict[str, list[str]]:
+    """Which low-precision instructions this CPU has: {feature: [flags found]}; an empty list means none.
+
+    >>> cpu_features("flags : fpu avx2 avx512f avx512_vnni")["int8 dot product"]
+    ['avx512_vnni']
+    """
+    flags = cpu_flags(cpuinfo)
+    return {feature: [f for f in names if f in flags] for feature, names in _FEATURES.items()}
+
+
+def describe_cpu_features(cpuinfo: str | None = None) -> str:
+    """One line per feature: 'int8 dot product: yes (avx512_vnni)' or 'bf16 arithmetic: no'."""
+    if cpuinfo is None and not cpu_flags():
+        return "CPU features: unknown on this system (no /proc/cpuinfo)"
+    return "\n".join(f"{feature}: {'yes (' + ', '.join(found) + ')' if found else 'no'}"
+                     for feature, found in cpu_features(cpuinfo).items())
