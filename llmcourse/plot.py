@@ -380,6 +380,45 @@ def outlier_sqnr_bars(results: dict[str, dict[str, float]]) -> plt.Figure:
     fig.tight_layout()
     return fig
 
+
+def clip_calibration(abs_values: np.ndarray, clips: dict[str, float], sweep: np.ndarray,
+                     sweep_sqnr: dict[int, list[float]], marks: dict[tuple[str, int], tuple[float, float]],
+                     hist_bits: int = 4) -> plt.Figure:
+    """Two panels: histogram of |x| (log counts) with each method's range as a line; held-out SQNR against range.
+
+    clips: method -> range at hist_bits; sweep (R,) ranges with sweep_sqnr bits -> (R,) SQNR in dB;
+    marks: (method, bits) -> (range chosen, its held-out SQNR), drawn as a marker on that bits' curve.
+    """
+    fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(11, 4))
+    ax1.hist(np.ravel(abs_values), bins=120, color="0.6", log=True)
+    for i, (label, c) in enumerate(clips.items()):
+        ax1.axvline(c, color=f"C{i}", lw=1.5, label=f"{label}: {c:.1f}")
+    ax1.set(xlabel="|x| in the calibration sample", ylabel="count (log)",
+            title=f"Where the {hist_bits}-bit range lands")
+    ax1.legend(fontsize=8)
+    sweep = np.asarray(sweep)
+    shapes = "os^v"
+    for j, (bits, values) in enumerate(sweep_sqnr.items()):
+        ax2.plot(sweep, np.asarray(values), color="0.3", ls=("-", "--", ":", "-.")[j % 4], lw=1,
+                 label=f"{bits}-bit, every range")
+    for j, bits in enumerate(sweep_sqnr):
+        for i, label in enumerate(clips):
+            if (label, bits) in marks:
+                c, db = marks[label, bits]
+                ax2.plot(c, db, marker=shapes[j % 4], ls="none", color=f"C{i}", label=label if j == 0 else None)
+    ax2.set_xscale("log", base=2)
+    ticks = [2.0**e for e in range(int(np.floor(np.log2(sweep.min()))), int(np.ceil(np.log2(sweep.max()))) + 1)]
+    ax2.set_xticks(ticks, labels=[f"{t:g}" for t in ticks])
+    top = max(max(v) for v in sweep_sqnr.values())
+    ax2.set_ylim(top=top + 12)
+    names = " / ".join(f"{'●■▲▼'[j % 4]} {b}-bit" for j, b in enumerate(sweep_sqnr))
+    ax2.set(xlabel="clipping range c (log scale)", ylabel="held-out SQNR (dB)",
+            title=f"Held-out SQNR against range ({names} choices)")
+    ax2.grid(alpha=0.3)
+    ax2.legend(fontsize=8, ncol=2, loc="upper left")
+    fig.tight_layout()
+    return fig
+
 # --- module 08_qat_mixed_precision -------------------------------------------------------------
 # (QAT and mixed-precision plots go here)
 

@@ -165,6 +165,35 @@ def sqnr_db(fn: Callable) -> None:
     ])
 
 
+def calibrate_clip(fn: Callable) -> None:
+    """Check the three calibrators on hand-worked samples: absmax, percentile of |x|, MSE grid search and its tie."""
+    # MSE case, bits = 3 (qmax 3), n_grid = 4: max|x| = 12, candidates c = 3, 6, 9, 12, scales s = 1, 2, 3, 4.
+    #   s=1: codes [2, -2, -3, 2, -2] -> x_hat [2, -2, -3, 2, -2]; errors .04 .09 81 .16 .04 -> mean 16.266
+    #   s=2: x/s [1.1, -1.15, -6, 1.2, -1.1] -> [1, -1, -3, 1, -1] -> x_hat [2, -2, -6, 2, -2] -> 36.33 / 5 = 7.266
+    #   s=3: x/s [.73, -.77, -4, .8, -.73] -> [1, -1, -3, 1, -1] -> x_hat [3, -3, -9, 3, -3] -> 11.13 / 5 = 2.226
+    #   s=4: x/s [.55, -.575, -3, .6, -.55] -> [1, -1, -3, 1, -1] -> x_hat [4, -4, -12, 4, -4] -> 11.93 / 5 = 2.386
+    # -> c = 9. Truncating, qmax = 7 or 4, or no clamp (always c = 3) pick another; max(x) = 2.4 is no grid at all.
+    spiky = np.array([2.2, -2.3, -12.0, 2.4, -2.2])
+    # tie, bits = 2 (qmax 1, s = c), n_grid = 4, candidates 1..4 on [-1, 3, 4]:
+    #   c=1: x_hat [-1, 1, 1] -> (0 + 4 + 9) / 3;  c=2: [0, 2, 2] -> (1 + 1 + 4) / 3;
+    #   c=3: [0, 3, 3] -> (1 + 0 + 1) / 3;          c=4: [0, 4, 4] -> (1 + 1 + 0) / 3   -> tie at 2/3, smaller c = 3
+    tie = np.array([-1.0, 3.0, 4.0])
+    # |x| of [-4, 1, 2, 3, 0] sorted: [0, 1, 2, 3, 4]; the 90th percentile sits at position 0.9 * 4 = 3.6 -> 3.6
+    # (the percentile of x itself, sorted [-4, 0, 1, 2, 3], would be 2.6)
+    five = np.array([-4.0, 1.0, 2.0, 3.0, 0.0])
+    run("calibrate_clip", fn, [
+        Case("absmax of [0.5, -3, 2] is 3 (of |x|, not x)", (np.array([0.5, -3.0, 2.0]), 4), {"method": "absmax"},
+             expected=3.0),
+        Case("90th percentile of |[-4, 1, 2, 3, 0]| = 3.6", (five, 4), {"method": "percentile", "pct": 90.0},
+             expected=3.6, rtol=1e-6),
+        Case("100th percentile = absmax = 4", (five, 4), {"method": "percentile", "pct": 100.0}, expected=4.0),
+        Case("mse, 3 bits, 4 candidates, one spike of -12: c = 9 (the range, not the scale 3)", (spiky, 3),
+             {"method": "mse", "n_grid": 4}, expected=9.0, rtol=1e-6),
+        Case("mse tie between c = 3 and c = 4 (2 bits): the smaller wins", (tie, 2), {"method": "mse", "n_grid": 4},
+             expected=3.0, rtol=1e-9),
+    ])
+
+
 # --- 3. kernels -----------------------------------------------------------------------------------
 
 def int8_gemv(fn: Callable) -> None:

@@ -20,10 +20,11 @@
 #
 # This module builds the pieces of post-training quantization (PTQ: no retraining) from scratch:
 # the floating-point formats below fp32, integer quantization with its scales and zero points, the
-# granularity of the scales (per tensor, per output channel, per group), the error it causes, and
-# Numba kernels that multiply with int8 and packed int4 weights directly. Then it measures the kernels
-# against NumPy's fp32 GEMV on this machine, quantizes the course GPT and reads off the perplexity and
-# task accuracy, and ends with activation quantization (W8A8) and the outlier problem.
+# granularity of the scales (per tensor, per output channel, per group), the error it causes, clipping
+# ranges calibrated on a sample, and Numba kernels that multiply with int8 and packed int4 weights
+# directly. Then it measures the kernels against NumPy's fp32 GEMV on this machine, quantizes the
+# course GPT and reads off the perplexity and task accuracy, and ends with activation quantization
+# (W8A8) and the outlier problem.
 #
 # | § | exercise | points |
 # |---|---|---|
@@ -32,6 +33,7 @@
 # | 2.2 | `quantize_asymmetric` / `dequantize_asymmetric`: scale and zero point | 3 |
 # | 2.3 | `quantize_groupwise`: one scale per group of input rows | 2 |
 # | 2.4 | `sqnr_db`: signal-to-quantization-noise ratio | 1 |
+# | 2.5 | `calibrate_clip`: clipping range by absmax, percentile or MSE search | 3 |
 # | 3.1 | `int8_gemv`: Numba kernel, int8 weights, per-row scales | 3 |
 # | 3.2 | `pack_int4` / `unpack_int4`: two nibbles a byte | 2 |
 # | 3.3 | `int4_gemv`: Numba kernel, packed int4, group-wise scales | 3 |
@@ -433,35 +435,219 @@ print("slope per bit (per channel, 4 -> 8 bits):",
 # line up: smaller groups see a smaller absmax, hence a finer grid. The price is storage: a float16
 # scale per group of 32 adds `16 / 32 = 0.5` bit per weight, which is why 4-bit formats settle on
 # groups of 64 or 128.
+
+# %% [markdown]
+# ### 2.5 Clipping and calibration (3 points)
 #
-# ### Clipping and calibration
+# Absmax lets the single largest value set the step for everybody. Activations are heavy-tailed, and a
+# rare value forty times the typical size makes the grid forty times coarser for all the others: at
+# 4 bits (codes -7..7) nearly every ordinary value then lands on code 0. **Clipping** picks a range
+# `c` smaller than the absmax and lets the few values beyond it saturate at `±c`: a large error on a
+# handful of numbers buys a finer step, `c / qmax`, for all the rest. **Calibration** chooses `c` from a
+# sample of real inputs (a few batches run through the model) before deployment, three ways:
 #
-# Absmax lets the single largest value set the step for everybody. Activations are heavy-tailed: a rare
-# value ten times the typical size makes the grid ten times coarser for all the other numbers.
-# **Clipping** chooses a smaller range, here a percentile of `|x|` measured on a calibration sample,
-# and lets the few values beyond it saturate: a large error on a handful of numbers, a smaller error on
-# all the rest. Which range is best depends on the bit width:
+# * `"absmax"`: `c = max(|x|)`, no clipping at all;
+# * `"percentile"`: `c` = the `pct`-th percentile of `|x|`, so a fraction `1 - pct/100` of the sample
+#   saturates whatever its values are;
+# * `"mse"`: try a grid of candidate ranges and keep the one whose quantize-dequantize round trip has
+#   the smallest mean squared error on the sample, saturation included.
+#
+# Write `calibrate_clip(calib, bits, method, pct, n_grid)`; the docstring pins down every detail, so
+# that there is exactly one right answer. The search is a plain loop over `n_grid` candidates (or one
+# broadcast over a `(n_grid, n)` array). Popular wrong answers: `max(x)` instead of `max(|x|)`, which
+# misses a negative outlier; the percentile of `x` instead of `|x|`, which looks at one tail only;
+# `pct` used as a fraction (`np.percentile` wants 99.9, `np.quantile` wants 0.999); `qmax = 2**bits - 1`
+# (the asymmetric code count) or `2**(bits-1)`; an error measured **without the clamp**, under which a
+# smaller range never costs anything and the search always returns its smallest candidate;
+# truncating instead of rounding; and returning the scale `c / qmax` where the range is asked.
+
+# %% nbgrader={"grade": false, "grade_id": "calibrate_clip", "locked": false, "solution": true, "schema_version": 3}
+def calibrate_clip(calib: np.ndarray, bits: int, method: str = "percentile", pct: float = 99.9,
+                   n_grid: int = 100) -> float:
+    """Clipping range c > 0 for symmetric `bits`-bit quantization, chosen on the calibration sample `calib`.
+
+    calib: float array of any shape, at least one value non-zero; every value is used, none is modified.
+    method="absmax":     c = max(|calib|).
+    method="percentile": c = np.percentile(|calib|, pct), NumPy's default linear interpolation
+                         (pct is in percent, 0..100; np.quantile(|calib|, pct / 100) is the same number).
+    method="mse":        candidates c_k = max(|calib|) * k / n_grid for k = 1, 2, ..., n_grid (the last is the
+                         absmax). For each: qmax = 2**(bits-1) - 1, s = c_k / qmax,
+                         x_hat = clip(round(calib / s), -qmax, qmax) * s  (round half to even, as np.round),
+                         err_k = mean((calib - x_hat)**2) over the whole sample. Return the c_k with the smallest
+                         err_k; on a tie, the smallest such c_k (what np.argmin gives).
+    Returns the range c as a float (not the scale: the scale is c / qmax).
+    """
+    ### BEGIN SOLUTION
+    x = np.asarray(calib, dtype=np.float64).ravel()  # (n,)
+    absmax = float(np.max(np.abs(x)))
+    if method == "absmax":
+        return absmax
+    if method == "percentile":
+        return float(np.percentile(np.abs(x), pct))
+    if method != "mse":
+        raise ValueError(f"unknown method {method!r}")
+    qmax = 2 ** (bits - 1) - 1
+    best_clip, best_err = absmax, np.inf
+    for k in range(1, n_grid + 1):
+        clip = absmax * k / n_grid
+        s = clip / qmax
+        x_hat = np.clip(np.round(x / s), -qmax, qmax) * s  # (n,) values beyond ±clip saturate
+        err = float(np.mean((x - x_hat) ** 2))
+        if err < best_err:  # strict: on a tie the earlier, smaller candidate stays
+            best_clip, best_err = clip, err
+    return best_clip
+    ### END SOLUTION
+
+
+# %% nbgrader={"grade": true, "grade_id": "calibrate_clip_test", "locked": true, "points": 3, "solution": false, "schema_version": 3}
+checks.quantization.calibrate_clip(calibrate_clip)
+### BEGIN HIDDEN TESTS
+import warnings as _warnings
+
+
+def _ref_grid(x, bits, n_grid):
+    """Every candidate range and its round-trip MSE on x, in float64."""
+    x = np.asarray(x, dtype=np.float64).ravel()
+    qmax = 2 ** (bits - 1) - 1
+    cands = np.abs(x).max() * np.arange(1, n_grid + 1) / n_grid
+    errs = np.array([np.mean((x - np.clip(np.round(x / (c / qmax)), -qmax, qmax) * (c / qmax)) ** 2) for c in cands])
+    return cands, errs
+
+
+def _calib_sample(seed, shape, outliers):
+    """Heavy-tailed sample whose largest magnitude is negative (max(x) != max|x|), plus a few spikes."""
+    r = np.random.default_rng(seed)
+    x = r.standard_t(df=5, size=shape)
+    flat = x.reshape(-1)
+    spikes = r.choice(flat.size, outliers, replace=False)
+    flat[spikes] = r.choice([-1.0, 1.0], outliers) * r.uniform(15, 40, outliers)
+    i = np.argmax(np.abs(flat))
+    flat[i] = -abs(flat[i])
+    return x
+
+
+_cases = ((81, (6000,), 4, 100, 4), (82, (60, 70), 3, 50, 6), (83, (9000,), 6, 120, 3), (84, (3000,), 8, 64, 0),
+          (85, (5000,), 5, 80, 2))
+for _seed, _shape, _bits, _ng, _n_out in _cases:
+    _x = _calib_sample(_seed, _shape, _n_out)
+    for _dt in (np.float64, np.float32):
+        _xd = _x.astype(_dt)
+        _keep = _xd.copy()
+        _amax = float(np.abs(_xd.astype(np.float64)).max())
+        with _warnings.catch_warnings():
+            _warnings.simplefilter("error")
+            _ca = calibrate_clip(_xd, _bits, method="absmax")
+            _cp = {p: calibrate_clip(_xd, _bits, method="percentile", pct=p) for p in (97.5, 99.0, 99.9, 100.0)}
+            _cm = calibrate_clip(_xd, _bits, method="mse", n_grid=_ng)
+        assert np.array_equal(_xd, _keep), "calibrate_clip modified its input"
+        assert np.ndim(_ca) == 0 and np.ndim(_cm) == 0, "return one number (a float), not an array"
+        assert np.isclose(float(_ca), _amax, rtol=1e-6), f"absmax {float(_ca)} != max|x| = {_amax} (max(x)?)"
+        for _p, _c in _cp.items():
+            _want = np.percentile(np.abs(_xd.astype(np.float64)), _p)
+            assert np.isclose(float(_c), _want, rtol=1e-5), f"percentile {_p}: {float(_c)} != {_want} (|x|? percent?)"
+            assert float(_c) <= _amax * (1 + 1e-6), "a clip can never exceed the absmax"
+        assert np.isclose(float(_cp[100.0]), _amax, rtol=1e-6), "the 100th percentile of |x| is the absmax"
+        _cands, _errs = _ref_grid(_xd, _bits, _ng)
+        _k = int(np.rint(float(_cm) / _amax * _ng))
+        assert 1 <= _k <= _ng and abs(float(_cm) - _cands[_k - 1]) <= 1e-5 * _amax, (
+            f"mse: {float(_cm)} is not one of the candidates max|x| * k / {_ng}, k = 1..{_ng} (the scale c / qmax?)")
+        assert _errs[_k - 1] <= _errs.min() * (1 + 1e-5), (
+            f"mse, bits={_bits}: your c = {float(_cm):.4g} has round-trip MSE {_errs[_k - 1]:.5g} on the sample, "
+            f"but c = {_cands[np.argmin(_errs)]:.4g} reaches {_errs.min():.5g} (qmax? clamp? rounding?)")
+        assert _errs[_k - 1] <= _errs[-1] * (1 + 1e-9), "mse must never do worse than absmax on its own sample"
+    if _n_out:  # with spikes in the sample, the search beats both absmax and the 99.9th percentile on it
+        _qm = 2 ** (_bits - 1) - 1
+        _err_at = {c: np.mean((_x - np.clip(np.round(_x / (c / _qm)), -_qm, _qm) * (c / _qm)) ** 2)
+                   for c in (float(_cm), float(_ca), float(_cp[99.9]))}
+        assert _err_at[float(_cm)] <= min(_err_at.values()) * (1 + 1e-5), "mse search lost to absmax or percentile"
+# scaling the sample by a power of two scales every range by exactly the same factor
+_x = _calib_sample(86, (4000,), 3)
+for _m in ("absmax", "percentile", "mse"):
+    _c1 = float(calibrate_clip(_x, 4, method=_m))
+    for _f in (8.0, 0.125):
+        assert np.isclose(float(calibrate_clip(_x * _f, 4, method=_m)), _f * _c1, rtol=1e-6), (
+            f"{_m}: scaling the data by {_f} must scale the range by {_f}")
+# exact tie: candidates 3 and 4 give the same MSE (2/3); the smaller one must win
+assert float(calibrate_clip(np.array([-1.0, 3.0, 4.0]), 2, method="mse", n_grid=4)) == 3.0, "tie: smallest range"
+assert float(calibrate_clip(np.array([3.0, -1.0, 4.0], dtype=np.float32), 2, method="mse", n_grid=4)) == 3.0
+### END HIDDEN TESTS
+
+# %% [markdown]
+# #### Outliers in the calibration sample
+#
+# Take 200 000 heavy-tailed "activations" (Student's t with 6 degrees of freedom, standard deviation
+# about 1.2), calibrate on one half and measure the SQNR on the other, held-out half: a range that only
+# fits the sample it was chosen on is worth nothing. Then put 8 spikes of size 40 to 60 into the
+# calibration half only, the way one odd batch can, and calibrate again. The MSE search depends on the
+# bit width, so it runs once per width.
 
 # %%
 rng = np.random.default_rng(0)
-acts = rng.standard_t(df=6, size=200_000).astype(np.float32)  # heavy-tailed, like activations
-calib, test = acts[:100_000], acts[100_000:]  # choose the range on one half, measure on the other
-print(f"{'range':>22}" + "".join(f"{f'{b}-bit SQNR':>14}" for b in (4, 8)) + f"{'clipped':>10}")
-for pct in (100, 99.99, 99.9, 99):
-    clip = np.percentile(np.abs(calib), pct)
-    row = f"{'absmax' if pct == 100 else f'{pct}th percentile':>16} {clip:5.2f}"
-    for b in (4, 8):
-        qmax = 2 ** (b - 1) - 1
-        s = clip / qmax
-        row += f"{sqnr_db(test, np.clip(np.round(test / s), -qmax, qmax) * s):>11.1f} dB"
-    print(row + f"{np.mean(np.abs(test) > clip):>10.3%}")
+n_act = env.size(100_000, 20_000)
+acts = rng.standard_t(df=6, size=2 * n_act).astype(np.float32)  # (2 n_act,) heavy-tailed, like activations
+calib, held_out = acts[:n_act], acts[n_act:]  # choose the range on one half, measure on the other
+calib_spiky = calib.copy()
+spikes = rng.choice(n_act, 8, replace=False)
+calib_spiky[spikes] = rng.choice([-1.0, 1.0], 8) * rng.uniform(40, 60, 8)  # 8 spikes, ~40 standard deviations
+
+
+def fake_quant(x: np.ndarray, clip: float, bits: int) -> np.ndarray:
+    """Symmetric quantize-dequantize on the range [-clip, clip]; values beyond it saturate."""
+    qmax = 2 ** (bits - 1) - 1
+    s = clip / qmax
+    return np.clip(np.round(x / s), -qmax, qmax) * s
+
+
+methods = {"absmax": ("absmax", 100.0), "99.9th percentile": ("percentile", 99.9),
+           "99.99th percentile": ("percentile", 99.99), "MSE search": ("mse", 99.9)}
+chosen = {}  # (sample, method, bits) -> (range c, held-out SQNR in dB)
+print("c: the range chosen on the calibration sample; dB: SQNR of the held-out half quantized with it")
+print(f"{'':20}|{'clean calibration sample':^32}|{'+ 8 spikes in the sample':^32}|")
+print(f"{'method':20}|" + f"{'4-bit c':>10}{'dB':>6}{'8-bit c':>10}{'dB':>6}|" * 2)
+for label, (method, pct) in methods.items():
+    row = f"{label:20}|"
+    for sample_name, sample in (("clean", calib), ("spiky", calib_spiky)):
+        for b in (4, 8):
+            c = calibrate_clip(sample, b, method=method, pct=pct)
+            chosen[sample_name, label, b] = (c, sqnr_db(held_out, fake_quant(held_out, c, b)))
+            row += f"{c:10.2f}{chosen[sample_name, label, b][1]:6.1f}"
+        row += "|"
+    print(row)
+c_mse4 = chosen["spiky", "MSE search", 4][0]
+print(f"4-bit MSE range on the spiky sample: {c_mse4:.2f}; held-out values beyond it: "
+      f"{np.mean(np.abs(held_out) > c_mse4):.2%}")
 
 # %% [markdown]
-# At 4 bits the step is so coarse that clipping hard pays: the 99th percentile wins by several dB
-# over absmax. At 8 bits the step is already fine, and clipping costs more in saturated values than it
-# gains in resolution (on data with rarer, larger outliers, a mild clip can still win). Real calibrators (MSE search, KL divergence, percentile) pick
-# the range that minimises the error on a calibration set for the format at hand; that is what
-# "calibration" means.
+# The picture: on the left, where each method puts the 4-bit range on the spiky sample (log counts: the
+# spikes are the lonely bars on the right); on the right, the held-out SQNR of every possible range,
+# with the calibrated choices marked.
+
+# %%
+sweep = np.geomspace(1.0, 64.0, 49)
+sweep_sqnr = {b: [sqnr_db(held_out, fake_quant(held_out, c, b)) for c in sweep] for b in (4, 8)}
+fig = plot.clip_calibration(np.abs(calib_spiky), {m: chosen["spiky", m, 4][0] for m in methods},
+                            sweep, sweep_sqnr, {(m, b): chosen["spiky", m, b] for m in methods for b in (4, 8)})
+
+# %% [markdown]
+# What the table says:
+#
+# * **Absmax collapses.** Eight spikes out of 100 000 stretch the 4-bit grid so far (step about 8, for
+#   values whose typical size is 1) that almost every held-out value rounds to 0: the SQNR falls to
+#   about 0 dB, "as good as outputting zeros". At 8 bits the same spikes cost about 12 dB.
+# * **Percentile and MSE rescue 4 bits.** Neither cares about eight values: the 99.9th percentile
+#   ignores the top 0.1 % by construction, and the MSE search finds that saturating the spikes costs
+#   less than coarsening everybody's step. Both land near the best range of the sweep, around 4 to 6.
+# * **The best range grows with the bits.** At 8 bits the step is already fine, so saturation is the
+#   dearer error and the best range is much wider (the dashed curve peaks near the clean absmax, 13).
+#   A fixed percentile cannot know this; the MSE search does, because it measures the error at the bit
+#   width it is given.
+# * **A calibrator only knows its sample.** At 8 bits the MSE search on the spiky sample keeps the
+#   spikes (representing them is cheaper than clipping them, *on that sample*) and ends about 8 dB
+#   below the 99.99th percentile on held-out data that has none. Even on the clean sample it clips at
+#   about 10 at 8 bits, a little tighter than the held-out tail wants, and gives up about 3 dB to
+#   absmax. Calibrate on enough representative data, and compare methods on held-out data, not on the
+#   sample you tuned on. Production calibrators (percentile, MSE, or the KL
+#   divergence between histograms as in TensorRT) differ in exactly these trade-offs.
 
 # %% [markdown]
 # ## 3. Kernels that read quantized weights: Numba
@@ -708,7 +894,10 @@ variants = {
 }
 bytes_read = {"numpy fp32": w32[0].nbytes, "int8 (your kernel)": q8_list[0].nbytes + s8_list[0].nbytes,
               "int4 g128 (your kernel)": q4_list[0].nbytes + s4_list[0].nbytes}
-cmp = bench.compare(variants, rounds=env.size(15, 3), settle=0.2)
+# settle: a pause before each variant lets the previous library's spinning threads go idle. prime and number:
+# after that pause, three untimed calls wake the thread pools, then a burst of calls is timed. A lone 1-5 ms call
+# right after a pause measures mostly the wake-up (several ms on a virtual machine), not the kernel.
+cmp = bench.compare(variants, rounds=env.size(15, 3), settle=0.2, prime=3, number=env.size(10, 2))
 print(cmp.table())
 for name, t in cmp.timings.items():
     gbs = bytes_read[name] / t.median / 1e9
@@ -731,7 +920,8 @@ for name, t in cmp.timings.items():
 #   8-bit lanes directly (AVX-512 VNNI, ARM's dot-product and matrix extensions) that arithmetic, not
 #   memory, becomes the limit: the kernel is **ALU-bound**. In Numba it is worse, because integer
 #   shifts and masks are widened to 64 bits, and AVX2 cannot convert 64-bit integers to floats in
-#   vector lanes. The tuned kernel in `benchmarks/kernels_quant.py` sidesteps integer unpacking: it
+#   vector lanes (AVX-512 can, but at half the lanes of 32-bit work). Having VNNI does not help either
+#   unless the compiler emits it, and Numba does not for a loop like ours. The tuned kernel in `benchmarks/kernels_quant.py` sidesteps integer unpacking: it
 #   reads each byte as a signed int8, converts it to float and splits the two nibbles with a `floor`.
 #   GPUs and recent CPUs do the unpacking with dedicated instructions.
 #
@@ -743,9 +933,11 @@ for name, t in cmp.timings.items():
 # instructions an int8 multiply-add is not faster than an fp32 FMA: dequantizing and calling fp32
 # BLAS just adds work. PyTorch's dynamic int8 `Linear` (fbgemm) is a carefully tuned kernel that
 # quantizes the activations on the fly; compare it with fp32 at batch 1 (decode) and batch `T`
-# (prefill):
+# (prefill). The first lines say which low-precision instructions this CPU has (read from the operating
+# system, not assumed), because the answer depends on them:
 
 # %%
+print(env.describe_cpu_features() + "\n")
 K_pf = env.size(2048, 256)
 T_pf = env.size(256, 32)
 lin = torch.nn.Linear(K_pf, K_pf, bias=False)
@@ -760,7 +952,7 @@ for T_ in (1, T_pf):
     with torch.no_grad():
         c = bench.compare({"numpy fp32": lambda xn=xn: xn @ w_np, "torch int8 dynamic": lambda xt=xt: qlin(xt),
                            "dequantize + fp32": lambda xn=xn: xn @ (wq_pf.astype(np.float32) * ws_pf)},
-                          rounds=env.size(7, 2), settle=0.1)
+                          rounds=env.size(7, 2), settle=0.1, prime=3, number=env.size(10, 1))
     flops = 2 * T_ * K_pf * K_pf
     print(f"T = {T_}: " + ", ".join(f"{k} {flops / t.median / 1e9:.0f} GFLOP/s" for k, t in c.timings.items()))
     print(c.table())
@@ -778,7 +970,9 @@ for T_ in (1, T_pf):
 #   multiplies 32 pairs of 8-bit numbers into 16-bit sums per instruction, twice the lanes of an fp32
 #   FMA: up to about 2× fp32's arithmetic rate, sometimes more in measurements when OpenBLAS's fp32
 #   threads suffer from other programs on the machine. It is a specialised trick (16-bit intermediate
-#   sums that must not overflow), not something int8 gives for free.
+#   sums that must not overflow), not something int8 gives for free. Where the first line above says
+#   "int8 dot product: yes", fbgemm picks its VNNI kernels (`vpdpbusd`: four 8-bit products summed
+#   straight into a 32-bit lane) and the T = 256 row can show int8 well ahead of fp32.
 #
 # With int8 dot-product instructions (VNNI `vpdpbusd` and AMX on recent x86, `sdot` on ARM) and on GPUs
 # with int8 tensor cores, int8 GEMMs run 2–4× faster than their fp16 or fp32 versions, and prefill
@@ -1069,7 +1263,10 @@ quiz.show("07_quantization")
 #   Asymmetric: an integer zero point, codes clamped to `[0, 2**b - 1]`, 0 exactly representable, and
 #   no uint8 arithmetic before converting.
 # * Finer scales (per channel, per group of 32–128) cut the error at a small storage cost; every bit is
-#   worth about 6 dB of SQNR; clipping to a calibrated range beats absmax on heavy-tailed data.
+#   worth about 6 dB of SQNR.
+# * Calibration picks a clipping range on a sample: absmax (one outlier ruins 4 bits), a percentile of
+#   `|x|` (robust, blind to the bit width) or an MSE search over candidate ranges with saturation
+#   included (best on its own sample, and only as good as that sample). Judge them on held-out data.
 # * A weight-only GEMV is memory-bound: int8 weights read 4× fewer bytes and can run close to 4× faster;
 #   int4 on a CPU is limited by the unpacking arithmetic. A prefill GEMM is compute-bound, and int8
 #   weights only help there with fast int8 instructions.

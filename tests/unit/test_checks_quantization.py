@@ -59,6 +59,25 @@ def sqnr_ok(x, xh):
     return float("inf") if n == 0 else float(10 * np.log10(np.sum(np.asarray(x) ** 2) / n))
 
 
+def calib_ok(calib, bits, method="percentile", pct=99.9, n_grid=100, *, absmax=None, pct_of=None,
+             clamp=True, tie_last=False, scale=False):
+    x = np.asarray(calib, dtype=np.float64).ravel()
+    amax = np.max(np.abs(x)) if absmax is None else absmax(x)
+    if method == "absmax":
+        return float(amax)
+    if method == "percentile":
+        return float(np.percentile(np.abs(x) if pct_of is None else pct_of(x), pct))
+    qmax = 2 ** (bits - 1) - 1
+    cands = amax * np.arange(1, n_grid + 1) / n_grid
+    errs = []
+    for c in cands:
+        q = np.round(x / (c / qmax))
+        errs.append(np.mean((x - (np.clip(q, -qmax, qmax) if clamp else q) * (c / qmax)) ** 2))
+    errs = np.array(errs)
+    k = len(errs) - 1 - np.argmin(errs[::-1]) if tie_last else np.argmin(errs)
+    return float(cands[k] / qmax if scale else cands[k])
+
+
 def gemv_ok(wq, s, x):
     return (wq.astype(np.float32) @ x) * s
 
@@ -99,13 +118,14 @@ def test_correct_functions_pass(capsys):
     qc.quantize_asymmetric(asym_ok, deq_ok)
     qc.quantize_groupwise(group_ok)
     qc.sqnr_db(sqnr_ok)
+    qc.calibrate_clip(calib_ok)
     qc.int8_gemv(gemv_ok)
     qc.pack_int4(pack_ok, unpack_ok)
     qc.int4_gemv(int4_ok)
     qc.w8a8_linear(w8a8_ok)
     qc.outlier_split_linear(split_ok)
     out = capsys.readouterr().out
-    assert out.count("✔") == 11
+    assert out.count("✔") == 12
 
 
 @pytest.mark.parametrize(("check", "fns", "needle"), [
@@ -117,6 +137,14 @@ def test_correct_functions_pass(capsys):
     (qc.quantize_groupwise, (lambda w, g, bits=4: group_ok(w, g, bits) if w.shape[0] % g == 0 else (None, None),),
      "ValueError"),
     (qc.sqnr_db, (lambda x, xh: 2 * sqnr_ok(x, xh),), "20 dB"),
+    (qc.calibrate_clip, (lambda *a, **k: calib_ok(*a, **k, absmax=np.max),), "absmax of [0.5, -3, 2]"),
+    (qc.calibrate_clip, (lambda *a, **k: calib_ok(*a, **k, pct_of=lambda x: x),), "90th percentile"),
+    (qc.calibrate_clip, (lambda *a, **k: calib_ok(*a, **k, clamp=False),), "mse, 3 bits"),
+    (qc.calibrate_clip, (lambda *a, **k: calib_ok(*a, **k, scale=True),), "not the scale"),
+    (qc.calibrate_clip, (lambda *a, **k: calib_ok(*a, **k, tie_last=True),), "tie"),
+    (qc.calibrate_clip, (lambda *a, **k: np.array([calib_ok(*a, **k)]),), "wrong shape"),
+    (qc.calibrate_clip, (lambda *a, **k: float("nan"),), "NaN"),
+    (qc.calibrate_clip, (lambda c, *a, **k: calib_ok(np.abs(c, out=c), *a, **k),), "modified its input"),
     (qc.int8_gemv, (lambda wq, s, x: wq.astype(np.float32) @ (x * s[: x.size] if s.size >= x.size else x),),
      "scales"),
     (qc.pack_int4, (lambda q: pack_ok(q[:, ::-1])[:, ::-1], unpack_ok), "nibble"),

@@ -59,6 +59,31 @@ def _asym(zp: str = "int(np.clip(round(-lo / scale), 0, qmax))", clip: bool = Tr
 _GROUP = "def quantize_groupwise(w, group_size, bits=4):\n    K, N = w.shape\n"
 _GROUP_CHECK = "    if K % group_size:\n        raise ValueError('group_size must divide K')\n"
 
+# --- 2.5 -----------------------------------------------------------------------------------------
+def _calib(absmax: str = "np.max(np.abs(x))", pct: str = "np.percentile(np.abs(x), pct)",
+           qmax: str = "2 ** (bits - 1) - 1", rounding: str = "np.round", clamp: bool = True,
+           sample: str = "x", better: str = "<", ret: str = "best_clip") -> str:
+    q = f"np.clip({rounding}({sample} / s), -qmax, qmax)" if clamp else f"{rounding}({sample} / s)"
+    return (
+        "def calibrate_clip(calib, bits, method='percentile', pct=99.9, n_grid=100):\n"
+        "    x = np.asarray(calib, dtype=np.float64).ravel()\n"
+        f"    absmax = float({absmax})\n"
+        "    if method == 'absmax':\n"
+        "        return absmax\n"
+        "    if method == 'percentile':\n"
+        f"        return float({pct})\n"
+        f"    qmax = {qmax}\n"
+        "    best_clip, best_err = absmax, np.inf\n"
+        "    for k in range(1, n_grid + 1):\n"
+        "        clip = absmax * k / n_grid\n"
+        "        s = clip / qmax\n"
+        f"        err = float(np.mean(({sample} - {q} * s) ** 2))\n"
+        f"        if err {better} best_err:\n"
+        "            best_clip, best_err = clip, err\n"
+        f"    return {ret}\n"
+    )
+
+
 # --- 3.1 -----------------------------------------------------------------------------------------
 _GEMV = _NJIT + "def int8_gemv(wq_t, scales, x):\n    N, K = wq_t.shape\n    y = np.empty(N, dtype=np.float32)\n"
 
@@ -173,6 +198,18 @@ WRONG = {
         "divide_by_zero_warns": "def sqnr_db(x, x_hat):\n"
                                 "    x = np.asarray(x, dtype=np.float64)\n"
                                 "    return float(10 * np.log10(np.sum(x**2) / np.sum((x - x_hat) ** 2)))\n",
+    },
+    "calibrate_clip": {
+        "max_x_not_abs": _calib(absmax="np.max(x)"),
+        "percentile_of_x": _calib(pct="np.percentile(x, pct)"),
+        "pct_as_fraction": _calib(pct="np.percentile(np.abs(x), pct / 100)"),
+        "qmax_asymmetric_code_count": _calib(qmax="2 ** bits - 1"),
+        "qmax_no_minus_one": _calib(qmax="2 ** (bits - 1)"),
+        "mse_without_clamp": _calib(clamp=False),
+        "truncate": _calib(rounding="np.trunc"),
+        "picked_on_half_the_sample": _calib(sample="x[::2]"),
+        "largest_on_tie": _calib(better="<="),
+        "returns_scale_for_mse": _calib(ret="best_clip / qmax"),
     },
     "int8_gemv": {
         "scale_per_column": _GEMV + (
@@ -373,6 +410,45 @@ RIGHT = {
                      "    mse = np.mean((x - x_hat) ** 2)\n"
                      "    if mse == 0:\n        return np.inf\n"
                      "    return 10 * np.log10(np.mean(x ** 2) / mse)\n",
+    },
+    "calibrate_clip": {
+        "vectorised_float32_quantile": _src("""
+            def calibrate_clip(calib, bits, method="percentile", pct=99.9, n_grid=100):
+                a = np.abs(np.asarray(calib, dtype=np.float32)).reshape(-1)
+                if method == "absmax":
+                    return a.max()
+                if method == "percentile":
+                    return np.quantile(a, pct / 100)
+                qmax = np.float32(2 ** (bits - 1) - 1)
+                cands = np.linspace(a.max() / n_grid, a.max(), n_grid, dtype=np.float32)  # (n_grid,)
+                s = (cands / qmax)[:, None]  # (n_grid, 1)
+                err = ((a[None, :] - np.minimum(np.rint(a[None, :] / s), qmax) * s) ** 2).mean(axis=1)
+                return cands[np.argmin(err)]
+            """),
+        "sorted_tail_split": _src("""
+            def calibrate_clip(calib, bits, method="percentile", pct=99.9, n_grid=100):
+                a = np.sort(np.abs(np.asarray(calib, dtype=np.float64).ravel()))
+                n = a.size
+                if method == "absmax":
+                    return float(a[-1])
+                if method == "percentile":
+                    pos = pct / 100 * (n - 1)
+                    lo = int(np.floor(pos))
+                    hi = min(lo + 1, n - 1)
+                    return float(a[lo] + (pos - lo) * (a[hi] - a[lo]))
+                qmax = 2 ** (bits - 1) - 1
+                errs = []
+                for k in range(1, n_grid + 1):
+                    c = a[-1] * k / n_grid
+                    s = c / qmax
+                    i = np.searchsorted(a, c, side="right")  # a[:i] <= c fit the grid, a[i:] saturate
+                    body = a[:i]
+                    e = np.sum((body - np.round(body / s) * s) ** 2) + np.sum((a[i:] - c) ** 2)
+                    errs.append(e / n)
+                best = min(errs)
+                k = errs.index(best) + 1
+                return a[-1] * k / n_grid
+            """),
     },
     "int8_gemv": {
         "four_rows_no_fastmath": "@njit(parallel=True, cache=True)\n" + (
