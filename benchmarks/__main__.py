@@ -3,14 +3,17 @@
     python -m benchmarks            # all benchmarks
     python -m benchmarks grading    # only benchmarks/bench_grading.py
     python -m benchmarks --quick    # smaller sizes (used by the tests to check the plumbing)
+
+Each module runs in a fresh Python process, so that the thread pools, caches and allocations one leaves
+behind (torch's OpenMP threads after the KV-cache run, gigabytes of freed copies) cannot slow the next.
 """
 
 from __future__ import annotations
 
 import argparse
-import importlib
 import json
 import math
+import subprocess
 import sys
 import time
 from pathlib import Path
@@ -31,6 +34,21 @@ def validate(record: dict) -> dict:
     return record
 
 
+def run_isolated(name: str, quick: bool) -> list[dict]:
+    """benchmarks/bench_<name>.py's run(quick) in a child Python process; its records."""
+    if not (Path(__file__).parent / f"bench_{name}.py").is_file():
+        raise SystemExit(f"no benchmark module benchmarks/bench_{name}.py")
+    code = (f"import json; from benchmarks import bench_{name} as m; "
+            f"print('@@records ' + json.dumps(m.run(quick={quick})))")
+    done = subprocess.run([sys.executable, "-c", code], cwd=ROOT, stdout=subprocess.PIPE, text=True)
+    if done.returncode:
+        raise SystemExit(f"benchmark {name} failed (exit {done.returncode}); its errors are above")
+    lines = [line for line in done.stdout.splitlines() if line.startswith("@@records ")]
+    if not lines:
+        raise SystemExit(f"benchmark {name} printed no records")
+    return json.loads(lines[-1].removeprefix("@@records "))
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run the selected benchmark modules and write the JSON file."""
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -41,9 +59,8 @@ def main(argv: list[str] | None = None) -> int:
     names = args.only or sorted(p.stem.removeprefix("bench_") for p in Path(__file__).parent.glob("bench_*.py"))
     records = []
     for name in names:
-        module = importlib.import_module(f"benchmarks.bench_{name}")
         start = time.perf_counter()
-        got = [validate(r) for r in module.run(quick=args.quick)]
+        got = [validate(r) for r in run_isolated(name, args.quick)]
         print(f"[{name}] {len(got)} record(s) in {time.perf_counter() - start:.1f} s")
         for r in got:
             ratio = f"  ratio {r['ratio']:.2f}x vs {r['baseline']}" if r["ratio"] is not None else ""
