@@ -604,6 +604,56 @@ fig = plot.predicted_vs_measured(list(rows), [p for p, _ in rows.values()], [m f
 plt.show()
 
 # %% [markdown]
+# Before trusting a gap between a model and a measurement, time the pieces. The next cell times, round-robin
+# with the same 256 MiB read, the scaled-up step, its matrix products alone (the weights), and its attention
+# over the caches alone (the KV cache). For each it prints the bytes read, the achieved GB/s and the roofline
+# time of those bytes.
+
+# %%
+def time_pieces(c: GPTConfig, T_past: int, rounds: int) -> dict[str, tuple[float, float]]:
+    """{piece: (median seconds, bytes it reads)} for the step, its matrix products and its attention."""
+    p = random_params(c)
+    caches = [(torch.randn(1, c.n_head, T_past, c.d_head), torch.randn(1, c.n_head, T_past, c.d_head))
+              for _ in range(c.n_layer)]                                   # (1, n_head, T_past, d_head) each
+    mats = [p[f"blocks.{i}.{name}"] for i in range(c.n_layer)
+            for name in ("attn.w_qkv", "attn.w_out", "mlp.w_in", "mlp.w_out")] + [p["head.w"]]
+    rows_in = {m.shape[0]: np.ones((1, m.shape[0]), np.float32) for m in mats}    # (1, in) for each width
+    q = torch.randn(1, c.n_head, 1, c.d_head)                              # one query per head
+    x = np.random.default_rng(1).standard_normal((1, c.d_model), dtype=np.float32)
+    a = np.ones((bw_bytes // 4 // 4096, 4096), dtype=np.float32)
+    u = np.ones(a.shape[0], dtype=np.float32)
+
+    def products():
+        for m in mats:
+            rows_in[m.shape[0]] @ m
+
+    @torch.inference_mode()
+    def attention():
+        for K, V in caches:
+            F.scaled_dot_product_attention(q, K, V)
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        r = bench.compare({"whole step": lambda: decode_step(p, c.n_layer, c.n_head, x, caches),
+                           "matrix products": products, "attention over the cache": attention,
+                           "read (bandwidth)": lambda: u @ a}, rounds=rounds, warmup=2)
+    finally:
+        torch.set_num_threads(threads)
+    kv = sum(K.numel() + V.numel() for K, V in caches) * 4
+    w = sum(m.nbytes for m in mats)
+    return {name: (t.median, {"whole step": w + kv, "matrix products": w, "attention over the cache": kv,
+                              "read (bandwidth)": bw_bytes}[name]) for name, t in r.timings.items()}
+
+
+pieces = time_pieces(models["scaled up"][0], T_past, rounds=env.size(10, 3))
+bw_pieces = bw_bytes / pieces["read (bandwidth)"][0]
+print(f"{'piece':26s} {'time':>9s} {'bytes':>9s} {'GB/s':>7s} {'of bandwidth':>13s} {'roofline':>10s}")
+for name, (sec, nbytes) in pieces.items():
+    print(f"{name:26s} {sec * 1e3:6.2f} ms {nbytes / 1e6:6.1f} MB {nbytes / sec / 1e9:7.1f} "
+          f"{nbytes / sec / bw_pieces:12.0%} {nbytes / bw_pieces * 1e3:7.2f} ms")
+
+# %% [markdown]
 # What to read in these numbers (they depend on your machine and on what else it is doing):
 #
 # * **Scaled-up model: memory-bound, the regime the model is for.** Its intensity is about 0.5 FLOPs/byte
@@ -621,10 +671,19 @@ plt.show()
 #   left is mostly the fixed cost of calling some 60 small operations: compare its time with the overhead
 #   floor. For it, the floor is most of the answer; for a real-size model the floor vanishes next to the
 #   weight traffic.
+# * **The pieces.** On the course machine the matrix products streamed their 300 MB at 85-90% of the read
+#   bandwidth, close to the model. The attention did not: PyTorch's CPU attention (`scaled_dot_product_attention`,
+#   one thread) read the 25 MB of keys and values at about 6 GB/s, a fifth of the bandwidth. That took 4 of the
+#   step's ~19 ms, for bytes the roofline prices at under 1 ms. Its kernel is built for many queries at once
+#   (prefill); with one query per head it does little work per byte and never gets the memory system busy.
+#   That one kernel is most of the notebook's remaining gap. `make bench` runs the same step in NumPy, with
+#   `einsum` for the attention (about 15 GB/s there), and its error with the floor is +15% to +27%. The fix on
+#   GPUs, where the same problem appears, is a decode-specific attention kernel that splits the cache across
+#   many cores ("flash-decoding").
 # * A trap we fell into while building this: NumPy's `x**3` on float32 calls `pow` element by element, and
 #   took 244 µs for a GELU input of 4096 numbers on the course machine, 17 times the rest of the GELU. `x * x * x`
-#   is the same number for a fraction of the time. Before trusting a gap between a model and a measurement,
-#   time the pieces.
+#   is the same number for a fraction of the time. This is why you time the pieces before trusting a gap
+#   between a model and a measurement.
 #
 # ## 8. Many chips: weight-stationary partitioning
 #
