@@ -29,7 +29,7 @@ from tqdm.auto import tqdm
 from .data import VOCAB, CharTokenizer, load_corpus
 from .model import CHECKPOINT, GPTConfig, TinyGPT, perplexity, save_checkpoint, task_accuracies
 
-DEFAULTS = {"steps": 2000, "batch_size": 32, "lr": 3e-3, "warmup": 100, "weight_decay": 0.1, "eval_every": 250}
+DEFAULTS = {"steps": 4000, "batch_size": 32, "lr": 3e-3, "warmup": 100, "weight_decay": 0.1, "eval_every": 250}
 
 
 def lr_at(step: int, steps: int, lr: float, warmup: int, final_frac: float = 0.1) -> float:

@@ -369,8 +369,8 @@ fig = plot.qat_results(results, qat_losses)
 
 # %% [markdown]
 # At default size (150 steps, a few seconds to half a minute on two cores) QAT recovers most of what 2-bit
-# PTQ lost: most of the perplexity gap closes, and the exact-copy accuracy comes back from near zero to
-# well above half (recall is hard for this model even in float32, so its few percent move with noise).
+# PTQ lost: most of the perplexity gap closes, and the exact copy and recall accuracies, which 2-bit PTQ
+# sends to almost zero, come back to well above half.
 # The first steps are the steepest, because the weights only need to move by a fraction of a quantization
 # step to land on a better level. Two details matter in practice: a learning rate well below the one of
 # the original training, and letting it decay, so that weights stop hopping between two levels at the
