@@ -505,28 +505,33 @@ class KernelSlot:
             except (ProcessLookupError, PermissionError):
                 pass
 
-    def leftovers(self) -> list[str]:
-        """Command lines of processes the notebook started that are still running (beyond the kernel)."""
-        if self.proc is None:
-            return []
+    def _other_pids(self, without_sandbox) -> list[int]:
+        """Live PIDs of the slot other than its launcher, init and kernel, in ascending order: the sandbox's PID
+        namespace under bubblewrap, otherwise the processes `without_sandbox()` names."""
         known = {self.proc.pid, self.init_pid, self._find_kernel_pid()}
         if self.config.mode == "bwrap" and self.pid_ns is not None:
             pids = processes_in_namespace(self.pid_ns)
         else:
-            pids = descendants(self.proc.pid) + [p for p in descendants(os.getpid()) if p != self.proc.pid]
-        return [cmdline(p) or f"pid {p}" for p in sorted(set(pids) - known) if _alive(p)]
+            pids = without_sandbox()
+        return [p for p in sorted(set(pids)) if p not in known and _alive(p)]
+
+    def leftovers(self) -> list[str]:
+        """Command lines of processes the notebook started that are still running (beyond the kernel)."""
+        if self.proc is None:
+            return []
+        launcher = self.proc.pid
+        pids = self._other_pids(lambda: descendants(launcher) + [p for p in descendants(os.getpid()) if p != launcher])
+        return [cmdline(p) or f"pid {p}" for p in pids]
 
     def kill_strays(self) -> list[str]:
         """Kill every process of the slot except the kernel itself (after a timeout: fork bombs, helpers)."""
         if self.proc is None:
             return []
-        known = {self.proc.pid, self.init_pid, self._find_kernel_pid()}
-        if self.config.mode == "bwrap" and self.pid_ns is not None:
-            pids = processes_in_namespace(self.pid_ns)
-        else:
+
+        def kernel_children() -> list[int]:
             kernel = self._find_kernel_pid()
-            pids = descendants(kernel) if kernel else []
-        strays = [p for p in pids if p not in known and _alive(p)]
+            return descendants(kernel) if kernel else []
+        strays = self._other_pids(kernel_children)
         found = [cmdline(p) or f"pid {p}" for p in strays]
         _kill(strays)
         return found
