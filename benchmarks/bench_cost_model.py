@@ -170,14 +170,14 @@ def measure(quick: bool) -> dict[str, float]:
     x_floor = np.random.default_rng(1).standard_normal((1, f.C), dtype=np.float32)
     result = bench.compare({"decode": lambda: decode_step(m, s, x), "floor": lambda: decode_step(m_floor, f, x_floor),
                             "read": lambda: u @ a}, rounds=rounds, warmup=2)
-    t = {name: timing.samples for name, timing in result.timings.items()}
     bandwidth = n_bytes / result.timings["read"].median
     overhead = result.timings["floor"].median
     return {"bandwidth": bandwidth, "peak": peak, "overhead": overhead,
             "roofline": predict_decode_seconds(s, T, peak, bandwidth),
             "predicted": predict_decode_seconds(s, T, peak, bandwidth, overhead),
             "measured": result.timings["decode"].median, "step_bytes": float(sum(weights_and_kv_bytes(s, T))),
-            "error_pct": paired_error_pct(s, T, peak, n_bytes, t["decode"], t["floor"], t["read"])}
+            "error_pct": paired_error_pct(s, T, peak, n_bytes, *(result.timings[k].samples
+                                                                  for k in ("decode", "floor", "read")))}
 
 
 def measure_one_thread(quick: bool) -> dict[str, float]:
@@ -193,12 +193,6 @@ def measure_one_thread(quick: bool) -> dict[str, float]:
     return json.loads(done.stdout.strip().splitlines()[-1])
 
 
-def _error_pct(r: dict[str, float], key: str = "predicted") -> float:
-    if key == "predicted":
-        return r["error_pct"]
-    return (r["measured"] - r[key]) / r[key] * 100
-
-
 def run(quick: bool) -> list[dict]:
     """Measure bandwidth and peak, predict and measure the decode step (all threads, then one); the records."""
     r = measure(quick)
@@ -209,10 +203,10 @@ def run(quick: bool) -> list[dict]:
         _record("cost_model_decode_overhead_floor", r["overhead"] * 1e3, "ms"),
         _record("cost_model_decode_predicted", r["predicted"] * 1e3, "ms"),
         _record("cost_model_decode_measured", r["measured"] * 1e3, "ms"),
-        _record("cost_model_decode_error_pct", _error_pct(r), "%", limit=r["bandwidth"] / 1e9,
+        _record("cost_model_decode_error_pct", r["error_pct"], "%", limit=r["bandwidth"] / 1e9,
                 pct=r["step_bytes"] / r["measured"] / r["bandwidth"] * 100),
-        _record("cost_model_decode_error_pct_roofline", _error_pct(r, "roofline"), "%"),
+        _record("cost_model_decode_error_pct_roofline", (r["measured"] - r["roofline"]) / r["roofline"] * 100, "%"),
         _record("cost_model_read_bandwidth_1thread", one["bandwidth"] / 1e9, "GB/s"),
-        _record("cost_model_decode_error_pct_1thread", _error_pct(one), "%", limit=one["bandwidth"] / 1e9,
+        _record("cost_model_decode_error_pct_1thread", one["error_pct"], "%", limit=one["bandwidth"] / 1e9,
                 pct=one["step_bytes"] / one["measured"] / one["bandwidth"] * 100),
     ]

@@ -60,29 +60,31 @@ def round_to_bf16(fn: Callable) -> None:
 W_HAND = np.array([[1.4, -0.33], [0.52, -0.95]], dtype=F32)
 
 
+def _int8_codes(expected_q, expected_scale, rtol: float = 1e-6, scale_name: str = "scale") -> Callable:
+    """A Case property for a (q int8, scale) result: the tuple, q's dtype, the codes, then the scale(s)."""
+    def prop(got):
+        if not isinstance(got, tuple) or len(got) != 2:
+            return f"expected a tuple (q, {scale_name}), got {type(got).__name__}"
+        q, scale = got
+        if np.asarray(q).dtype != np.int8:
+            return f"q must be int8, got {np.asarray(q).dtype}"
+        return (compare(np.asarray(expected_q), np.asarray(q).astype(np.int64), where="(q)")
+                or compare(np.asarray(expected_scale), np.asarray(scale), rtol=rtol, where=f"({scale_name})"))
+    return prop
+
+
 def quantize_absmax(fn: Callable) -> None:
     """Check quantize_absmax on a 2x2 matrix at 4 bits (qmax = 7), per tensor and per column, and at 8 bits."""
-    def codes(expected_q, expected_scale, rtol=1e-6):
-        def prop(got):
-            if not isinstance(got, tuple) or len(got) != 2:
-                return f"expected a tuple (q, scale), got {type(got).__name__}"
-            q, scale = got
-            if np.asarray(q).dtype != np.int8:
-                return f"q must be int8, got {np.asarray(q).dtype}"
-            return (compare(np.asarray(expected_q), np.asarray(q).astype(np.int64), where="(q)")
-                    or compare(np.asarray(expected_scale), np.asarray(scale), rtol=rtol, where="(scale)"))
-        return prop
-
     run("quantize_absmax", fn, [
         # absmax 1.4, scale 1.4 / 7 = 0.2; w / 0.2 = [[7, -1.65], [2.6, -4.75]] -> round [[7, -2], [3, -5]]
         Case("per tensor, 4 bits", (W_HAND,), {"bits": 4, "axis": None},
-             prop=codes([[7, -2], [3, -5]], [[0.2]])),
+             prop=_int8_codes([[7, -2], [3, -5]], [[0.2]])),
         # column 0: scale 0.2 -> [7, 3]; column 1: scale 0.95 / 7 = 0.135714 -> [-2.43, -7] -> [-2, -7]
         Case("per column (axis=0), 4 bits", (W_HAND,), {"bits": 4, "axis": 0},
-             prop=codes([[7, -2], [3, -7]], [[0.2, 0.95 / 7]], rtol=1e-5)),
+             prop=_int8_codes([[7, -2], [3, -7]], [[0.2, 0.95 / 7]], rtol=1e-5)),
         # absmax 2.54 -> scale 2.54 / 127 = 0.02; [2.54, -1.26, 0.0299] / 0.02 = [127, -63, 1.495 -> 1]
         Case("a vector at 8 bits: the largest value maps to +127", (np.array([2.54, -1.26, 0.0299], dtype=F32),),
-             {"bits": 8}, prop=codes([127, -63, 1], [0.02], rtol=1e-5)),
+             {"bits": 8}, prop=_int8_codes([127, -63, 1], [0.02], rtol=1e-5)),
     ])
 
 
@@ -131,14 +133,7 @@ def quantize_groupwise(fn: Callable) -> None:
     # codes: col 0: [1, 7] and [2.1 / (4/7) = 3.675 -> 4, -7]; col 1: [7, 0.7 -> 1] and [7, 1.75 -> 2]
     w[2, 0] = 2.1  # 2.0 would sit exactly on a rounding tie
 
-    def prop(got):
-        if not isinstance(got, tuple) or len(got) != 2:
-            return f"expected a tuple (q, scales), got {type(got).__name__}"
-        q, s = got
-        if np.asarray(q).dtype != np.int8:
-            return f"q must be int8, got {np.asarray(q).dtype}"
-        return (compare(np.array([[1, 7], [7, 1], [4, 7], [-7, 2]]), np.asarray(q).astype(np.int64), where="(q)")
-                or compare(np.array([[1.0, 0.1], [4 / 7, 2.0]]), np.asarray(s), rtol=1e-5, where="(scales)"))
+    prop = _int8_codes([[1, 7], [7, 1], [4, 7], [-7, 2]], [[1.0, 0.1], [4 / 7, 2.0]], rtol=1e-5, scale_name="scales")
 
     run("quantize_groupwise", fn, [Case("(4, 2) matrix, groups of 2 rows, 4 bits", (w, 2), prop=prop)], quiet=True)
     head = "quantize_groupwise, case 'group size that does not divide K'"
