@@ -539,21 +539,31 @@ def decode_step(p: dict[str, np.ndarray], n_layer: int, n_head: int, x: np.ndarr
     return layer_norm(x, p["ln_f.weight"], p["ln_f.bias"]) @ p["head.w"] + p["head.b"]
 
 
-def measure_decode(p: dict[str, np.ndarray], c: GPTConfig, T_past: int, rounds: int) -> tuple[float, float]:
-    """(median seconds of decode_step at batch 1 with T_past random cached tokens, bytes/s of the u @ A read),
-    timed round-robin so that both see the same state of the machine."""
-    caches = [(torch.randn(1, c.n_head, T_past, c.d_head), torch.randn(1, c.n_head, T_past, c.d_head))
-              for _ in range(c.n_layer)]                                   # (1, n_head, T_past, d_head) each
-    x = np.random.default_rng(1).standard_normal((1, c.d_model), dtype=np.float32)
+def random_caches(c: GPTConfig, T_past: int) -> list[tuple[torch.Tensor, torch.Tensor]]:
+    """Random keys and values of T_past cached tokens for every layer."""
+    return [(torch.randn(1, c.n_head, T_past, c.d_head), torch.randn(1, c.n_head, T_past, c.d_head))
+            for _ in range(c.n_layer)]                                     # (1, n_head, T_past, d_head) each
+
+
+def compare_with_read(variants: dict, rounds: int, warmup: int) -> bench.Comparison:
+    """bench.compare of the variants and the 256 MiB u @ A read (key "read"), round-robin, PyTorch on one thread
+    so that its pool does not fight OpenBLAS's."""
     a = np.ones((bw_bytes // 4 // 4096, 4096), dtype=np.float32)
     u = np.ones(a.shape[0], dtype=np.float32)
     threads = torch.get_num_threads()
-    torch.set_num_threads(1)   # PyTorch's small calls: one thread, so its pool does not fight OpenBLAS's
+    torch.set_num_threads(1)
     try:
-        result = bench.compare({"decode": lambda: decode_step(p, c.n_layer, c.n_head, x, caches),
-                                "read": lambda: u @ a}, rounds=rounds, warmup=3)
+        return bench.compare({**variants, "read": lambda: u @ a}, rounds=rounds, warmup=warmup)
     finally:
         torch.set_num_threads(threads)
+
+
+def measure_decode(p: dict[str, np.ndarray], c: GPTConfig, T_past: int, rounds: int) -> tuple[float, float]:
+    """(median seconds of decode_step at batch 1 with T_past random cached tokens, bytes/s of the u @ A read),
+    timed round-robin so that both see the same state of the machine."""
+    caches = random_caches(c, T_past)
+    x = np.random.default_rng(1).standard_normal((1, c.d_model), dtype=np.float32)
+    result = compare_with_read({"decode": lambda: decode_step(p, c.n_layer, c.n_head, x, caches)}, rounds, warmup=3)
     return result.timings["decode"].median, bw_bytes / result.timings["read"].median
 
 
@@ -611,17 +621,14 @@ plt.show()
 
 # %%
 def time_pieces(c: GPTConfig, T_past: int, rounds: int) -> dict[str, tuple[float, float]]:
-    """{piece: (median seconds, bytes it reads)} for the step, its matrix products and its attention."""
+    """{piece: (median seconds, bytes it reads)} for the step, its matrix products, its attention and the read."""
     p = random_params(c)
-    caches = [(torch.randn(1, c.n_head, T_past, c.d_head), torch.randn(1, c.n_head, T_past, c.d_head))
-              for _ in range(c.n_layer)]                                   # (1, n_head, T_past, d_head) each
+    caches = random_caches(c, T_past)
     mats = [p[f"blocks.{i}.{name}"] for i in range(c.n_layer)
             for name in ("attn.w_qkv", "attn.w_out", "mlp.w_in", "mlp.w_out")] + [p["head.w"]]
     rows_in = {m.shape[0]: np.ones((1, m.shape[0]), np.float32) for m in mats}    # (1, in) for each width
     q = torch.randn(1, c.n_head, 1, c.d_head)                              # one query per head
     x = np.random.default_rng(1).standard_normal((1, c.d_model), dtype=np.float32)
-    a = np.ones((bw_bytes // 4 // 4096, 4096), dtype=np.float32)
-    u = np.ones(a.shape[0], dtype=np.float32)
 
     def products():
         for m in mats:
@@ -632,22 +639,16 @@ def time_pieces(c: GPTConfig, T_past: int, rounds: int) -> dict[str, tuple[float
         for K, V in caches:
             F.scaled_dot_product_attention(q, K, V)
 
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        r = bench.compare({"whole step": lambda: decode_step(p, c.n_layer, c.n_head, x, caches),
-                           "matrix products": products, "attention over the cache": attention,
-                           "read (bandwidth)": lambda: u @ a}, rounds=rounds, warmup=2)
-    finally:
-        torch.set_num_threads(threads)
+    r = compare_with_read({"whole step": lambda: decode_step(p, c.n_layer, c.n_head, x, caches),
+                           "matrix products": products, "attention over the cache": attention}, rounds, warmup=2)
     kv = sum(K.numel() + V.numel() for K, V in caches) * 4
     w = sum(m.nbytes for m in mats)
-    return {name: (t.median, {"whole step": w + kv, "matrix products": w, "attention over the cache": kv,
-                              "read (bandwidth)": bw_bytes}[name]) for name, t in r.timings.items()}
+    nbytes = {"whole step": w + kv, "matrix products": w, "attention over the cache": kv, "read": bw_bytes}
+    return {name: (t.median, nbytes[name]) for name, t in r.timings.items()}
 
 
 pieces = time_pieces(models["scaled up"][0], T_past, rounds=env.size(10, 3))
-bw_pieces = bw_bytes / pieces["read (bandwidth)"][0]
+bw_pieces = bw_bytes / pieces["read"][0]
 print(f"{'piece':26s} {'time':>9s} {'bytes':>9s} {'GB/s':>7s} {'of bandwidth':>13s} {'roofline':>10s}")
 for name, (sec, nbytes) in pieces.items():
     print(f"{name:26s} {sec * 1e3:6.2f} ms {nbytes / 1e6:6.1f} MB {nbytes / sec / 1e9:7.1f} "
@@ -661,8 +662,8 @@ for name, (sec, nbytes) in pieces.items():
 #   is slower than that, for two reasons you can see in the numbers. Its ~90 calls (about 15 per layer) cost
 #   the overhead floor, which the second column adds back. And a matrix of one layer (4 to 16 MiB) streams
 #   less well than one 256 MiB read: each call starts cold and waits for its threads at the end. On the course
-#   machine, when it was quiet, `make bench` measured the roofline alone 21-30% under the step. With the floor
-#   added, the error was 15-23%, within the ±30% we aim for. On a busy machine (other programs using the
+#   machine, when it was quiet, `make bench` measured the roofline alone 21-40% under the step. With the floor
+#   added, the error was 15-30%, within the ±30% we aim for. On a busy machine (other programs using the
 #   cores) the error can be several times larger. A multi-threaded matrix product waits for all its threads at
 #   every one of the step's dozens of calls, while the single long read waits once. That is noise in the
 #   machine, not in the model: run the cell again when the machine is quiet.
