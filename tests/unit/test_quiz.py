@@ -474,10 +474,10 @@ def test_frontend_detection(monkeypatch):
 # ------------------------------------------------------------------------------------------------------------
 
 CJK = re.compile(r"[\u4e00-\u9fff]")
-COMMON_KEYS = {"id", "type", "prompt", "prompt_zh", "tags", "module", "why", "compute"}
+COMMON_KEYS = {"id", "type", "prompt", "prompt_zh", "tags", "module", "why", "why_zh", "compute"}
 KEYS = {"single": COMMON_KEYS | {"options"}, "multiple": COMMON_KEYS | {"options"},
-        "numeric": COMMON_KEYS | {"answer", "unit", "rel_tol", "abs_tol", "traps"},
-        "estimate": COMMON_KEYS | {"answer", "unit", "factor", "traps"}, "bug": COMMON_KEYS | {"lines"}}
+        "numeric": COMMON_KEYS | {"answer", "unit", "unit_zh", "rel_tol", "abs_tol", "traps"},
+        "estimate": COMMON_KEYS | {"answer", "unit", "unit_zh", "factor", "traps"}, "bug": COMMON_KEYS | {"lines"}}
 
 
 def shipped_files() -> list[Path]:
