@@ -365,13 +365,14 @@ def _unit_factor(given: str, unit: str) -> float:
     return float(_MULTIPLIERS[words[0] if words else ""])
 
 
-def format_quantity(value: float, unit: str = "") -> str:
-    """Readable number with its unit; bytes also in binary units (2,147,483,648 bytes = 2 GiB)."""
+def format_quantity(value: float, unit: str = "", shown: str | None = None) -> str:
+    """Readable number with its unit (written as `shown`, e.g. 字节, when given); bytes also in binary units
+    (2,147,483,648 bytes = 2 GiB)."""
     if math.isfinite(value) and value == int(value) and abs(value) < 1e15:
         text = f"{int(value):,}"
     else:
         text = f"{value:.4g}"
-    text = f"{text} {unit}".strip()
+    text = f"{text} {unit if shown is None else shown}".strip()
     if unit in ("B", "byte", "bytes") and abs(value) >= 2**10:
         size = value
         for name in ("TiB", "GiB", "MiB", "KiB"):
@@ -524,9 +525,9 @@ class Question:
             example = msg("example_unit", lang, unit=unit) if unit else msg("example", lang)
             return Feedback(False, msg("not_a_number", lang, reason=exc, response=response, example=example),
                             notes=[why], lang=lang)
-        answer = format_quantity(self.answer, unit)
+        answer = format_quantity(self.answer, self.unit, unit)
         ok = self.accepts(value)
-        given = format_quantity(value, unit)
+        given = format_quantity(value, self.unit, unit)
         if self.type == "estimate":
             ratio = value / self.answer if self.answer else math.inf
             if ok:
