@@ -164,7 +164,7 @@ MESSAGES: dict[str, dict[str, str]] = {
     "placeholder_unit": {"en": "a number in {unit}, e.g. 4096 or 2*32*64",
                          "zh": "一个数，单位为 {unit}，例如 4096 或 2*32*64"},
     "placeholder": {"en": "a number, e.g. 4096 or 2*32*64", "zh": "一个数，例如 4096 或 2*32*64"},
-    "no_translation": {"en": "", "zh": "（本题暂无中文翻译）"},
+    "no_translation": {"en": "", "zh": "（本题尚未完整译成中文）"},
     "language": {"en": "Language:", "zh": "语言："},
     "tally": {"en": "<b>{right}/{total}</b> right this session ({answered} answered). <code>quiz.progress()</code> "
                     "shows all modules; <code>quiz.review()</code> repeats your mistakes.",
@@ -457,8 +457,11 @@ class Question:
 
     @property
     def translated(self) -> bool:
-        """True when the question carries Chinese (loading checked that it is then translated whole)."""
-        return bool(self.prompt_zh)
+        """True when every text of the question a learner reads has its Chinese (loading checks that a question
+        is translated whole or not at all; only banks in PROMPT_ONLY_ALLOWED may still hold a bare prompt_zh)."""
+        return bool(self.prompt_zh) and (not self.why or bool(self.why_zh)) and (not self.fix or bool(self.fix_zh)) \
+            and all(o.why_zh and o.text_zh for o in self.options) and all(t.why_zh for t in self.traps) \
+            and (not unit_is_word(self.unit) or bool(self.unit_zh))
 
     def text(self, lang: str = "en") -> str:
         """The prompt in a language ('en' or 'zh'); English when there is no translation."""
