@@ -135,7 +135,7 @@ MESSAGES: dict[str, dict[str, str]] = {
     "bug_correct": {"en": "Correct: that is the buggy line.", "zh": "回答正确：错误就在这一行。"},
     "mark_bug": {"en": "✘ bug", "zh": "✘ 有错"},
     "mark_fine": {"en": "✔ fine", "zh": "✔ 没错"},
-    "line": {"en": "line {n}", "zh": "第 {n} 行"},
+    "line": {"en": "line {n}: `{code}`", "zh": "第 {n} 行：`{code}`"},
     "fix": {"en": "Fix: {fix}", "zh": "改法：{fix}"},
     "your_answer_text": {"en": "   ← your answer", "zh": "   ← 你的答案"},
     "your_answer_html": {"en": "(your answer)", "zh": "（你的答案）"},
@@ -508,7 +508,7 @@ class Question:
         notes = [why] if why else []
         if self.type == "bug":
             items = [(msg("mark_bug" if o.correct else "mark_fine", lang),
-                      f"{msg('line', lang, n=i + 1)}: `{o.text}`", o.reason(lang), i in chosen)
+                      msg("line", lang, n=i + 1, code=o.text), o.reason(lang), i in chosen)
                      for i, o in enumerate(self.options)]
             fix = _pick(self.fix, self.fix_zh, lang)
             notes = ([msg("fix", lang, fix=fix)] if fix else []) + notes
