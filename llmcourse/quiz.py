@@ -15,8 +15,8 @@ Banks are JSON files. Module banks: `quizbank/NN_slug.json`. Interview topics: `
     {"module": "01_attention",                        # a topic bank has "topic": "self_attention"
      "questions": [                                   #   and "module": the default module of its questions
        {"id": "attn-scale", "type": "single", "prompt": "...", "tags": ["attention"],
-        "prompt_zh": "...",                           # optional Chinese translation of the prompt
-        "options": [{"text": "...", "correct": true, "why": "..."}, {"text": "...", "why": "..."}]},
+        "prompt_zh": "...",                           # Chinese: every text K a learner reads has a sibling K_zh
+        "options": [{"text": "...", "text_zh": "...", "correct": true, "why": "...", "why_zh": "..."}, ...]},
        {"id": "kv-bytes", "type": "numeric", "prompt": "...", "answer": 4096, "unit": "bytes",
         "rel_tol": 0.01, "why": "...",
         "compute": {"fn": "kv_cache_bytes", "args": {...}},  # a formula of tests/unit/test_quiz.py that
@@ -29,6 +29,10 @@ Banks are JSON files. Module banks: `quizbank/NN_slug.json`. Interview topics: `
 Types: single (one right option), multiple (all the right options), numeric (a number within rel_tol/abs_tol,
 with an optional unit the learner may convert: "2 GiB" for bytes), estimate (a number within a factor of the
 answer), bug (pick the wrong line of a snippet). Every option, line and trap carries a `why`.
+Chinese (lang="zh"): prompt_zh, why_zh, options[i].text_zh/why_zh, traps[i].why_zh, lines[i].why_zh/fix_zh (code is
+never translated), unit_zh where the unit is a word ("params", "bytes"). A question with any Chinese must have all
+of it (QuizError otherwise). The quiz's own words come from MESSAGES; quiz.set_language("zh") remembers the choice
+in the progress file, and every quiz, table and text answer then speaks it unless a call names `lang`.
 Progress goes to the JSON file named by LLMCOURSE_PROGRESS, else ~/.llmcourse/progress.json.
 """
 
