@@ -16,11 +16,13 @@ from pathlib import Path
 import pytest
 
 from llmcourse import quiz
+from tests.unit import test_quiz
 
 CJK = re.compile(r"[\u3400-\u9fff]")
 # Three English words in a row: English prose left in a Chinese text (identifiers and code spans are removed
 # first; single terms such as softmax, GPU or KV stay allowed).
 PROSE = re.compile(r"\b[A-Za-z]{2,}(?:[ ,]+[a-z]{2,}){2,}\b")
+bank_dir = test_quiz.bank_dir  # the fixture: banks in a temporary folder
 F2_PENDING = pytest.mark.xfail(strict=False, reason="topic banks are translated by engineer f2 (issue 21); "
                                                     "remove this marker when that work is merged")
 
@@ -30,18 +32,6 @@ def english_prose(text: str) -> list[str]:
     numbered code lines of a spot-the-bug question."""
     text = re.sub(r"(?m)`[^`]*`|<code>.*?</code>|\[[^\]]*\]|quiz\.\w+\([^)]*\)|^ *\d+ \| .*$", " ", text)
     return PROSE.findall(text)
-
-
-@pytest.fixture
-def bank_dir(tmp_path, monkeypatch):
-    folder = tmp_path / "quizbank"
-    (folder / "topics").mkdir(parents=True)
-    monkeypatch.setattr(quiz, "BANK_DIR", folder)
-    quiz.load_bank.cache_clear()
-    quiz.load_topic.cache_clear()
-    yield folder
-    quiz.load_bank.cache_clear()
-    quiz.load_topic.cache_clear()
 
 
 @pytest.fixture(autouse=True)
