@@ -462,7 +462,7 @@ class Question:
     @property
     def translated(self) -> bool:
         """True when every text of the question a learner reads has its Chinese (loading checks that a question
-        is translated whole or not at all; only banks in PROMPT_ONLY_ALLOWED may still hold a bare prompt_zh)."""
+        is translated whole or not at all)."""
         return bool(self.prompt_zh) and (not self.why or bool(self.why_zh)) and (not self.fix or bool(self.fix_zh)) \
             and all(o.why_zh and o.text_zh for o in self.options) and all(t.why_zh for t in self.traps) \
             and (not unit_is_word(self.unit) or bool(self.unit_zh))
@@ -635,13 +635,9 @@ def _parts(raw: dict) -> dict[str, dict]:
     return parts
 
 
-# Transitional (issue 21): the interview topic banks carry Chinese prompts only until their whole translation
-# (engineer f2) merges. Banks whose name starts with one of these may still hold such prompt-only questions;
-# the lead empties this tuple at that merge, and tests/unit/test_quiz_zh.py checks completeness everywhere.
-PROMPT_ONLY_ALLOWED: tuple[str, ...] = ("topics/",)
 
 
-def check_translation(raw: dict, where: str, allow_prompt_only: bool = False) -> bool:
+def check_translation(raw: dict, where: str) -> bool:
     """Check a question's Chinese: none at all, or every learner-facing text translated. True when translated.
 
     Raises QuizError naming the first missing field, so that a half-translated question (a Chinese prompt with
@@ -651,8 +647,6 @@ def check_translation(raw: dict, where: str, allow_prompt_only: bool = False) ->
     present = [(name, k) for name, obj in parts.items() for k in obj if k.endswith("_zh")]
     if not present:
         return False
-    if allow_prompt_only and present == [("", "prompt_zh")]:
-        return True
     for name, k in present:
         obj = parts[name]
         base = k[:-3]
@@ -691,7 +685,7 @@ def _parse(module: str, raw: dict, where: str, bank: str = "") -> Question:
     if compute is not None and (not isinstance(compute, dict) or not isinstance(compute.get("fn"), str)
                                 or not isinstance(compute.get("args", {}), dict)):
         raise QuizError(f"{where}: 'compute' is {{\"fn\": name, \"args\": {{...}}}}")
-    check_translation(raw, where, allow_prompt_only=bank.startswith(PROMPT_ONLY_ALLOWED))
+    check_translation(raw, where)
     common = dict(id=qid, module=module, type=qtype, prompt=raw["prompt"], tags=tuple(tags), bank=bank,
                   prompt_zh=_str(raw, "prompt_zh", where, required=False), why=raw.get("why", "") or "",
                   why_zh=_str(raw, "why_zh", where, required=False), compute=compute)

@@ -1,9 +1,7 @@
 """The glossary: one source of the course's terms in English and Chinese.
 
 Every module has terms; every module notebook opens with its term table; no Chinese text of a quiz bank (or of
-the glossary itself) uses a rendering the glossary lists as wrong. The interview topic banks are marked
-xfail(strict=False) until engineer f2's translation of them (issue 21) is merged: today their Chinese prompts
-still use 量化比例 and 动量. The lead removes that marker at the merge.
+the glossary itself) uses a rendering the glossary lists as wrong.
 """
 
 from __future__ import annotations
@@ -17,8 +15,6 @@ from autograde import build
 from autograde.settings import REPO, SOURCE_DIR
 from llmcourse import glossary, quiz
 
-F2_PENDING = pytest.mark.xfail(strict=False, reason="topic banks are translated by engineer f2 (issue 21); "
-                                                    "remove this marker when that work is merged")
 MODULE_NOTEBOOKS = [a for a in (s.assignment for s in build.discover(REPO)) if a in quiz.MODULES]
 
 
@@ -99,7 +95,7 @@ def test_show_prints_a_table_outside_jupyter(capsys, monkeypatch):
 
 
 BANK_FILES = [pytest.param(p, id=p.name) for p in sorted(quiz.BANK_DIR.glob("*.json"))] + [
-    pytest.param(p, id=f"topics/{p.name}", marks=F2_PENDING) for p in sorted((quiz.BANK_DIR / "topics").glob("*.json"))]
+    pytest.param(p, id=f"topics/{p.name}") for p in sorted((quiz.BANK_DIR / "topics").glob("*.json"))]
 
 
 @pytest.mark.parametrize("path", BANK_FILES)

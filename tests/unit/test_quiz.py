@@ -159,7 +159,8 @@ GOOD = {
 
 TOPIC = {"topic": "self_attention", "module": "01_attention", "questions": [
     {"id": "tq1", "type": "single", "prompt": "Scale?", "prompt_zh": "缩放？", "tags": ["scaling"], "options": [
-        {"text": "1/sqrt(d_k)", "correct": True, "why": "variance"}, {"text": "1/d_k", "why": "too small"}]},
+        {"text": "1/sqrt(d_k)", "text_zh": "1/sqrt(d_k)", "correct": True, "why": "variance", "why_zh": "方差"},
+        {"text": "1/d_k", "text_zh": "1/d_k", "why": "too small", "why_zh": "太小"}]},
     {"id": "tq2", "type": "single", "prompt": "Heads?", "module": "02_multihead", "tags": ["x"], "options": [
         {"text": "features", "correct": True, "why": "yes"}, {"text": "sequence", "why": "popular wrong answer"}]},
 ]}

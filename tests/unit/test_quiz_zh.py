@@ -1,9 +1,5 @@
 """The Chinese quiz: the K_zh schema and its load-time check, the message table, the remembered language, and the
 completeness of every bank's translation.
-
-The completeness tests of the interview topic banks (quizbank/topics/) fail until engineer f2's translation of
-those banks (issue 21) is merged: they are marked xfail(strict=False) below, and the lead removes that marker, and
-empties quiz.PROMPT_ONLY_ALLOWED, at that merge.
 """
 
 from __future__ import annotations
@@ -23,8 +19,6 @@ CJK = re.compile(r"[\u3400-\u9fff]")
 # first; single terms such as softmax, GPU or KV stay allowed).
 PROSE = re.compile(r"\b[A-Za-z]{2,}(?:[ ,]+[a-z]{2,}){2,}\b")
 bank_dir = test_quiz.bank_dir  # the fixture: banks in a temporary folder
-F2_PENDING = pytest.mark.xfail(strict=False, reason="topic banks are translated by engineer f2 (issue 21); "
-                                                    "remove this marker when that work is merged")
 
 
 def english_prose(text: str) -> list[str]:
@@ -119,7 +113,7 @@ def test_english_only_questions_and_symbol_units_load(bank_dir):
         [True, True, True, False, False, False, False, False]
 
 
-def test_prompt_only_questions_load_only_where_allowed(bank_dir):
+def test_prompt_only_questions_do_not_load(bank_dir):
     legacy = {"id": "p1", "type": "single", "tags": ["t"], "prompt": "Pick", "prompt_zh": "选一个", "options": [
         {"text": "a", "correct": True, "why": "right one"}, {"text": "b", "why": "wrong one"}]}
     write(bank_dir, {"module": "99_demo", "questions": [legacy]})
@@ -127,13 +121,8 @@ def test_prompt_only_questions_load_only_where_allowed(bank_dir):
         quiz.load_bank("99_demo")
     (bank_dir / "topics" / "self_attention.json").write_text(json.dumps(
         {"topic": "self_attention", "module": "01_attention", "questions": [legacy]}), encoding="utf-8")
-    allowed = bool(quiz.PROMPT_ONLY_ALLOWED)
-    if allowed:
-        question = quiz.load_topic("self_attention")[0]
-        assert not question.translated and "尚未完整译成中文" in quiz.question_text(question, lang="zh")
-    else:
-        with pytest.raises(quiz.QuizError):
-            quiz.load_topic("self_attention")
+    with pytest.raises(quiz.QuizError, match="translated only in part"):
+        quiz.load_topic("self_attention")
 
 
 # ------------------------------------------------------------------------------------------------------------
@@ -282,7 +271,7 @@ def test_widget_switches_every_text_to_chinese_and_remembers(bank_dir, progress_
 # ------------------------------------------------------------------------------------------------------------
 
 BANKS = [pytest.param(m, id=m) for m in quiz.module_banks()] + [
-    pytest.param(f"topics/{t}", id=f"topics/{t}", marks=F2_PENDING) for t in quiz.topic_banks()]
+    pytest.param(f"topics/{t}", id=f"topics/{t}") for t in quiz.topic_banks()]
 
 
 def zh_strings(raw: dict) -> list[tuple[str, str, str]]:
@@ -303,11 +292,6 @@ def test_every_question_is_translated_whole(bank):
             assert not english_prose(zh), f"{bank} {raw['id']} {where}: English left in {zh!r}"
             words = english_prose(en) if "`" not in en else []
             assert CJK.search(zh) or not words, f"{bank} {raw['id']} {where}: {zh!r} is not translated"
-
-
-@F2_PENDING
-def test_the_prompt_only_allowance_is_gone():
-    assert quiz.PROMPT_ONLY_ALLOWED == (), "every bank is translated whole: empty quiz.PROMPT_ONLY_ALLOWED"
 
 
 def test_every_module_quiz_renders_in_chinese_without_english_prose():
