@@ -117,11 +117,11 @@ def aggregate(runs: list[list[dict]]) -> list[dict]:
     return out
 
 
-def annotate(records: list[dict], cpu: dict) -> list[dict]:
+def annotate(records: list[dict], cpu: dict, quick: bool = False) -> list[dict]:
     """Attach the CPU description and the target verdicts (benchmarks/targets.py) to every record."""
     for r in records:
         r["cpu"] = cpu
-    return targets.evaluate_all(records, str(cpu["kind"]))
+    return targets.evaluate_all(records, str(cpu["kind"]), quick)
 
 
 def write_results(path: Path, records: list[dict], cpu: dict, quick: bool, modules: list[str],
@@ -159,7 +159,7 @@ def print_record(r: dict) -> None:
     pct = f"  {r['pct_of_limit']:.0f}% of limit" if r["pct_of_limit"] is not None else ""
     print(f"  {r['name']}: {r['value']:.4g} {r['unit']}{value_spread}{ratio}{pct}")
     if "target" in r:
-        verdict = {True: "MET", False: "MISSED", None: "n/a"}[r["target_met"]]
+        verdict = {True: "MET", False: "MISSED", None: "not judged"}[r["target_met"]]
         print(f"      target {verdict}: {r['target']}")
 
 
@@ -206,7 +206,7 @@ def main(argv: list[str] | None = None) -> int:
             runs.append([validate(r) for r in run_isolated(name, args.quick)])
             if n > 1:
                 print(f"[{name}] run {i + 1}/{n} done ({time.perf_counter() - start:.0f} s)", flush=True)
-        got = annotate(aggregate(runs), cpu)
+        got = annotate(aggregate(runs), cpu, args.quick)
         print(f"[{name}] {len(got)} record(s) from {n} run(s) in {time.perf_counter() - start:.1f} s")
         for r in got:
             print_record(r)
