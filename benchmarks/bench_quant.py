@@ -151,12 +151,14 @@ def _gemv_case(N: int, K: int, quick: bool, rounds: int, with_int4: bool, with_t
                    rounds=rounds_spread["n"], code_path=kq.numba_code_kind())
         if v in kernels:
             rec["kernel"] = kernels[v]
-        if v.startswith("int4 ") and v != "int4 hot":
+        if v.startswith("int4 "):
             rec["note"] = f"the int4 kernel not dispatched on this CPU, timed beside {names['int4']} (diagnostic)"
         if v == "int8" and "torch int8 dynamic" in cmp.timings:
             vs = cmp.ratio_spread("int8", baseline="torch int8 dynamic")
             rec.update(vs_torch_fbgemm=vs["median"], vs_torch_fbgemm_rounds_min=vs["min"],
                        vs_torch_fbgemm_rounds_max=vs["max"])
+        if v == "torch int8 dynamic":
+            rec["torch_threads"] = torch.get_num_threads()
         if v == "int8 hot":  # not a cold-weights comparison: no ratio against the cold baseline
             rec.update(baseline=None, ratio=None, ratio_rounds_min=None, ratio_rounds_max=None)
         out.append(rec)

@@ -42,7 +42,9 @@ def _threshold(table: dict[str, float], kind: str) -> float | None:
 def evaluate(record: dict[str, Any], kind: str, quick: bool = False) -> dict[str, Any]:
     """Add `target` and `target_met` to a record that has a target; return the record (changed in place).
 
-    A --quick run (tiny sizes, for the plumbing) states the target but does not judge it (target_met None)."""
+    A --quick run (tiny sizes, for the plumbing) states the target but does not judge it (target_met None), and
+    neither does a run whose Numba code was built for another kind (`code_path`, e.g. the AVX2 path inspected on an
+    AVX-512 machine: its instructions are the other kind's, its memory system is this machine's)."""
     spec = TARGETS.get(record.get("name", ""))
     if spec is None:
         return record
@@ -66,9 +68,12 @@ def evaluate(record: dict[str, Any], kind: str, quick: bool = False) -> dict[str
         record["target_met"] = None
         return record
     record["target"] = f"{spec['what']}: " + " and ".join(parts) + f" ({kind} kind)"
-    record["target_met"] = None if quick else bool(met) and all(met)
-    if quick:
-        record["target"] += " (--quick sizes)"
+    record["target_met"] = bool(met) and all(met)
+    code = record.get("code_path")
+    if quick or (code is not None and code != kind):
+        record["target_met"] = None
+        record["target"] += (" (--quick sizes)" if quick else
+                             f" (code built for the {code} kind on this {kind} machine: an inspection run)")
     return record
 
 

@@ -48,3 +48,9 @@ def test_records_without_targets_are_left_alone():
     out = targets.evaluate_all([rec("kv_cache_speedup_1024", value=20.0), rec("grading_overhead_ratio", value=1.3)],
                                "avx2")
     assert [r["target_met"] for r in out] == [True, False]
+
+
+def test_code_built_for_the_other_kind_is_not_judged():
+    r = targets.evaluate(rec("int4_gemv_4096", ratio=3.0, code_path="avx2"), "avx512")
+    assert r["target_met"] is None and "avx2" in r["target"]
+    assert targets.evaluate(rec("int4_gemv_4096", ratio=3.0, code_path="avx512"), "avx512")["target_met"] is True
