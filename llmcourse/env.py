@@ -113,7 +113,7 @@ def usable_cores() -> int:
 def cpu_record(cpuinfo: str | None = None) -> dict[str, object]:
     """What a benchmark record says about the CPU it ran on: model name, kind, the flags that matter, cores.
 
-    >>> r = cpu_record("model name : AMD EPYC\nflags : fpu avx2 fma")
+    >>> r = cpu_record("model name : AMD EPYC\\nflags : fpu avx2 fma")
     >>> r["kind"], r["flags"]["avx2"], r["flags"]["avx512f"]
     ('avx2', True, False)
     """
