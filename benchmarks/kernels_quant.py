@@ -3,17 +3,20 @@
     int8_gemv(wq_t, scales, x)              wq_t (N, K) int8, scales (N,) float32, x (K,) -> (N,) float32
     int4_gemv(packed, scales, x, group)     packed (N, K // 2) int8 from pack_int4, scales (N, K // group)
     int4_gemv_words(words, scales, x, group)  words (N, K // 8) uint32 from pack_int4_words
-    int4_kernel(kind)                       the (name, pack, gemv) that this kind of CPU runs (dispatch below)
+    int4_kernel()                           (name, pack, gemv) of the int4 kernel dispatched for this CPU
 
 Dispatch: one int4 kernel cannot serve both course machines. The byte "floor split" (int4_gemv) is all
 floating-point work after one widening load, which 512-bit registers do 16 lanes at a time; the 32-bit word
-kernel (int4_gemv_words) unpacks eight nibbles per word with integer shifts and masks, which spreads the work over
-the integer and floating-point units of a 256-bit AVX2 core. The project's notes record the word layout 1.3-1.4x
-faster on the AVX2 (Zen 3) machines and slower on the AVX-512 one, so INT4_KERNELS picks the floor split for the
-"avx512" kind and the words for "avx2". The environment variable LLMCOURSE_INT4_KERNEL (floor or words) overrides
-the choice, and bench_quant times the other kernel beside the chosen one on every run, so a run on either kind
-shows whether the choice still holds. int8 keeps one kernel: its AVX2 code (NUMBA_CPU_NAME=znver3 with AVX-512
-turned off, see avx2_numba_env) is the same loop on 256-bit registers (vpmovsxbd + vcvtdq2ps + vfmadd231ps,
+kernel (int4_gemv_words) unpacks eight nibbles per word with integer shifts and masks, which spreads the work
+over the integer and floating-point units of a 256-bit AVX2 core. The project's notes record 32-bit word
+unpacking 1.3-1.4x faster than byte pairs on the AVX2 (Zen 3) machines and slower on the AVX-512 one, so
+INT4_KERNELS picks the floor split for the "avx512" kind and the words for "avx2". `python -m
+benchmarks.kernels_quant` times both on one cache-resident matrix; on the AVX-512 (Zen 5) machine, one thread,
+under load (indicative only), the word kernel took about 1.7x the floor split's time with native code and about
+1.1x with the Zen 3 code path. That core is not a Zen 3, so the AVX2 machine's own runs (int4_gemv_4096 beside
+int4_gemv_4096_floor) must confirm the choice. The environment variable LLMCOURSE_INT4_KERNEL (floor or words)
+overrides it, and bench_quant times the other kernel beside the chosen one on every run. int8 keeps one kernel:
+its AVX2 code (see avx2_numba_env) is the same loop on 256-bit registers (vpmovsxbd + vcvtdq2ps + vfmadd231ps,
 4 rows x 2 vectors in flight), and no AVX2-only variant has been measured faster.
 
 Inspecting the AVX2 path on an AVX-512 machine: `avx2_numba_env()` gives NUMBA_CPU_NAME / NUMBA_CPU_FEATURES for
@@ -29,8 +32,9 @@ In each group of g inputs, byte j (0 <= j < g/2) holds input j in its low nibble
 (0..15), and input j + g/2 in its high nibble as a signed 4-bit value; read as a signed int8 the byte
 equals 16 * hi + lo. The kernel converts the byte to float32 and splits it with hi = floor(f / 16),
 lo = f - 16 * hi; the offset of 8 is removed once per group as 8 * sum(x over the group's first half),
-computed once per call. Integer shift-and-mask unpacking measured 3-4x slower here: Numba widens
-integer arithmetic to int64, and AVX2 has no vector int64 -> float32 conversion.
+computed once per call. Integer shift-and-mask unpacking of bytes measured 3-4x slower here: Numba widens
+integer arithmetic to int64, and AVX2 has no vector int64 -> float32 conversion. (The word kernel escapes this:
+each of its shifts is followed by a mask, and LLVM then narrows the arithmetic back to 32-bit lanes.)
 
 A second measured Numba detail: the inner loops index views sliced before the loop (qg[j], xlo[j]).
 Indexing two arrays with different offsets (q[n, pb + j] with x[xb + j]) stopped LLVM from vectorising
@@ -53,7 +57,7 @@ import os
 import numpy as np
 from numba import njit, prange
 
-from llmcourse import env
+from llmcourse import bench, env
 
 INT4_KERNELS = {"avx512": "floor", "avx2": "words", "other": "floor"}  # kind of CPU -> int4 kernel
 INT4_ENV = "LLMCOURSE_INT4_KERNEL"
@@ -284,3 +288,35 @@ def avx2_numba_env() -> dict[str, str]:
     feats = ll.get_host_cpu_features()
     flags = ",".join(("+" if on and not name.startswith(_NOT_ON_AVX2) else "-") + name for name, on in feats.items())
     return {"NUMBA_CPU_NAME": "znver3", "NUMBA_CPU_FEATURES": flags}
+
+
+def compare_int4_hot(n: int = 2048, rounds: int = 15, threads: int = 1) -> str:
+    """Both int4 kernels on one cache-resident (n, n) matrix, interleaved; a table (arithmetic, not memory)."""
+    import numba
+
+    before = numba.get_num_threads()
+    numba.set_num_threads(threads)
+    try:
+        return _compare_int4_hot(n, rounds, threads)
+    finally:
+        numba.set_num_threads(before)
+
+
+def _compare_int4_hot(n: int, rounds: int, threads: int) -> str:
+    rng = np.random.default_rng(0)
+    q = rng.integers(-8, 8, (n, n), dtype=np.int8)
+    s = rng.uniform(0.01, 0.1, (n, n // 128)).astype(np.float32)
+    x = rng.standard_normal(n, dtype=np.float32)
+    calls = {}
+    for name in ("floor", "words"):
+        _, pack, gemv = int4_kernel(name)
+        p = pack(q, 128)
+        calls[name] = lambda gemv=gemv, p=p: gemv(p, s, x, 128)
+    cmp = bench.compare(calls, rounds=rounds, number=10, prime=1, warmup=2)
+    best = {k: t.best for k, t in cmp.timings.items()}
+    return (f"code path {numba_code_kind()}, {threads} thread(s), {n} x {n} int4, group 128, hot cache\n"
+            + cmp.table() + f"\nbest times: words / floor = {best['words'] / best['floor']:.2f}")
+
+
+if __name__ == "__main__":
+    print(compare_int4_hot())

@@ -138,3 +138,8 @@ def test_avx2_numba_env_turns_off_every_avx512_feature():
     assert e["NUMBA_CPU_NAME"] == "znver3"
     assert not [f for f in feats if f.startswith("+avx512")]
     assert all(f[0] in "+-" for f in feats)
+
+
+def test_hot_int4_comparison_names_its_code_path():
+    text = kq.compare_int4_hot(n=256, rounds=1, threads=1)
+    assert f"code path {kq.numba_code_kind()}" in text and "words / floor" in text
