@@ -4,8 +4,8 @@ Records (value = achieved GB/s of weight bytes read, ratio = speed-up over the N
 same shape measured in the same interleaved rounds, limit = this run's measured read bandwidth):
 
     fp32_gemv_4096_numpy, int8_gemv_4096, int8_gemv_11008x4096, torch_int8_dynamic_4096 and _11008x4096,
-    int4_gemv_4096 (group 128, the kernel dispatched for this CPU: field `kernel`), int4_gemv_4096_<other>
-    (the other int4 kernel, timed beside it so that every run checks the dispatch), and int8_gemv_4096_hot:
+    int4_gemv_4096 (group 128, the kernel dispatched for this CPU: field `kernel`), int4_gemv_4096_<name>
+    (each other int4 kernel, timed beside it so that every run checks the dispatch), and int8_gemv_4096_hot:
     the int8 kernel on one cache-resident copy (no ratio), which shows how far its arithmetic alone could go
 
 Every ratio is the median of per-round ratios; `ratio_rounds_min` / `ratio_rounds_max` give the rounds' spread.
@@ -108,17 +108,18 @@ def _gemv_case(N: int, K: int, quick: bool, rounds: int, with_int4: bool, with_t
         nbytes["int8 hot"] = N * K + 4 * N
     if with_int4:
         chosen = kq.int4_kernel_name()
-        for kname in (chosen, *sorted({"floor", "words"} - {chosen})):
+        packed: dict = {}  # pack function -> cold copies (floor and floor4 share one layout, so one set of copies)
+        for kname in (chosen, *[k for k in kq.INT4_NAMES if k != chosen]):
             _, pack, gemv = kq.int4_kernel(kname)
-
-            def make4(i, pack=pack):
-                q = np.random.default_rng(200 + i).integers(-8, 8, (N, K), dtype=np.int8)
-                s = np.random.default_rng(i).uniform(0.01, 0.1, (N, K // GROUP)).astype(np.float32)
-                return pack(q, GROUP), s, (q if i == 0 else None)
-            q4 = _copies(make4, N * K // 2, quick)
+            if pack not in packed:
+                def make4(i, pack=pack):
+                    q = np.random.default_rng(200 + i).integers(-8, 8, (N, K), dtype=np.int8)
+                    s = np.random.default_rng(i).uniform(0.01, 0.1, (N, K // GROUP)).astype(np.float32)
+                    return pack(q, GROUP), s, (q if i == 0 else None)
+                packed[pack] = _copies(make4, N * K // 2, quick)
+            q4 = packed[pack]
             ref = (q4[0][2] * np.repeat(q4[0][1], GROUP, axis=1)).astype(np.float64) @ x
             _check(gemv(q4[0][0], q4[0][1], x, GROUP), ref, f"int4 ({kname})")
-            q4 = [(c[0], c[1]) for c in q4]
             label = "int4" if kname == chosen else f"int4 {kname}"
             variants[label] = _rotating(lambda c, gemv=gemv: gemv(c[0], c[1], x, GROUP), q4)
             nbytes[label] = N * K // 2 + 4 * N * K // GROUP
@@ -141,7 +142,7 @@ def _gemv_case(N: int, K: int, quick: bool, rounds: int, with_int4: bool, with_t
     out = []
     names = {"numpy fp32": f"fp32_gemv_{tag}_numpy", "int8": f"int8_gemv_{tag}", "int4": f"int4_gemv_{tag}",
              "torch int8 dynamic": f"torch_int8_dynamic_{tag}", "int8 hot": f"int8_gemv_{tag}_hot",
-             "int4 floor": f"int4_gemv_{tag}_floor", "int4 words": f"int4_gemv_{tag}_words"}
+             **{f"int4 {k}": f"int4_gemv_{tag}_{k}" for k in kq.INT4_NAMES}}
     for v, t in cmp.timings.items():
         if v == "numpy fp32" and tag != "4096":
             continue
@@ -152,7 +153,7 @@ def _gemv_case(N: int, K: int, quick: bool, rounds: int, with_int4: bool, with_t
         if v in kernels:
             rec["kernel"] = kernels[v]
         if v.startswith("int4 "):
-            rec["note"] = f"the int4 kernel not dispatched on this CPU, timed beside {names['int4']} (diagnostic)"
+            rec["note"] = f"an int4 kernel not dispatched on this CPU, timed beside {names['int4']} (diagnostic)"
         if v == "int8" and "torch int8 dynamic" in cmp.timings:
             vs = cmp.ratio_spread("int8", baseline="torch int8 dynamic")
             rec.update(vs_torch_fbgemm=vs["median"], vs_torch_fbgemm_rounds_min=vs["min"],

@@ -2,6 +2,7 @@
 
     int8_gemv(wq_t, scales, x)              wq_t (N, K) int8, scales (N,) float32, x (K,) -> (N,) float32
     int4_gemv(packed, scales, x, group)     packed (N, K // 2) int8 from pack_int4, scales (N, K // group)
+    int4_gemv_rows4(packed, scales, x, group)  int4_gemv with four output rows per pass (same layout)
     int4_gemv_words(words, scales, x, group)  words (N, K // 8) uint32 from pack_int4_words
     int4_kernel()                           (name, pack, gemv) of the int4 kernel dispatched for this CPU
 
@@ -10,14 +11,16 @@ floating-point work after one widening load, which 512-bit registers do 16 lanes
 kernel (int4_gemv_words) unpacks eight nibbles per word with integer shifts and masks, which spreads the work
 over the integer and floating-point units of a 256-bit AVX2 core. The project's notes record 32-bit word
 unpacking 1.3-1.4x faster than byte pairs on the AVX2 (Zen 3) machines and slower on the AVX-512 one, so
-INT4_KERNELS picks the floor split for the "avx512" kind and the words for "avx2". `python -m
-benchmarks.kernels_quant` times both on one cache-resident matrix; on the AVX-512 (Zen 5) machine, one thread,
-under load (indicative only), the word kernel took about 1.7x the floor split's time with native code and about
-1.1x with the Zen 3 code path. That core is not a Zen 3, so the AVX2 machine's own runs (int4_gemv_4096 beside
-int4_gemv_4096_floor) must confirm the choice. The environment variable LLMCOURSE_INT4_KERNEL (floor or words)
-overrides it, and bench_quant times the other kernel beside the chosen one on every run. int8 keeps one kernel:
-its AVX2 code (see avx2_numba_env) is the same loop on 256-bit registers (vpmovsxbd + vcvtdq2ps + vfmadd231ps,
-4 rows x 2 vectors in flight), and no AVX2-only variant has been measured faster.
+INT4_KERNELS picks the floor split for the "avx512" kind and the words for "avx2". A third kernel, "floor4"
+(int4_gemv_rows4: the floor split on four rows per pass, as int8_gemv does), is a candidate for both.
+`python -m benchmarks.kernels_quant` times the three on one cache-resident matrix; on the AVX-512 (Zen 5) machine,
+one thread, under heavy load (indicative only), best times against the floor split were floor4 0.83, words 1.63
+with native code, and floor4 1.01, words 1.13 with the Zen 3 code path. That core is not a Zen 3, and cold
+weights were not measurable under that load, so the runs of `make bench` on each kind (int4_gemv_4096 beside
+int4_gemv_4096_<name> for the others) must confirm or change INT4_KERNELS. LLMCOURSE_INT4_KERNEL (one of
+INT4_NAMES) overrides the choice, and bench_quant times every other int4 kernel beside it on every run.
+int8 keeps one kernel: its AVX2 code (see avx2_numba_env) is the same loop on 256-bit registers (vpmovsxbd +
+vcvtdq2ps + vfmadd231ps, 4 rows x 2 vectors in flight), and no AVX2-only variant has been measured faster.
 
 Inspecting the AVX2 path on an AVX-512 machine: `avx2_numba_env()` gives NUMBA_CPU_NAME / NUMBA_CPU_FEATURES for
 a Zen 3 code path (NUMBA_CPU_NAME alone is not enough: Numba then still enables the host's features). That shows
@@ -60,6 +63,7 @@ from numba import njit, prange
 from llmcourse import bench, env
 
 INT4_KERNELS = {"avx512": "floor", "avx2": "words", "other": "floor"}  # kind of CPU -> int4 kernel
+INT4_NAMES = ("floor", "floor4", "words")  # int4_gemv, int4_gemv_rows4, int4_gemv_words
 INT4_ENV = "LLMCOURSE_INT4_KERNEL"
 # LLVM's CPU features that a Zen 3 (AVX2 + FMA) lacks and a Zen 4/5 (AVX-512) has.
 _NOT_ON_AVX2 = ("avx512", "amx", "avx10", "avxvnni", "avxifma", "avxneconvert", "evex512", "gfni", "shstk")
@@ -145,6 +149,79 @@ def int4_gemv(packed: np.ndarray, scales: np.ndarray, x: np.ndarray, group_size:
                 acc += (f - np.float32(16.0) * hi) * xlo[j] + hi * xhi[j]
             total += (acc - xsum8[g]) * scales[n, g]
         y[n] = total
+    return y
+
+
+@njit(parallel=True, fastmath=True, cache=True)
+def int4_gemv_rows4(packed: np.ndarray, scales: np.ndarray, x: np.ndarray, group_size: int) -> np.ndarray:
+    """int4_gemv (same layout, same floor split) with four output rows per pass: each x load serves four rows
+    and four weight streams are in flight, as in int8_gemv. Rows past the last multiple of four go one by one."""
+    N = packed.shape[0]
+    n_groups = scales.shape[1]
+    h = group_size // 2
+    xsum8 = np.empty(n_groups, dtype=np.float32)
+    for g in range(n_groups):
+        s = np.float32(0.0)
+        xlo = x[g * group_size: g * group_size + h]
+        for j in range(h):
+            s += xlo[j]
+        xsum8[g] = np.float32(8.0) * s
+    y = np.empty(N, dtype=np.float32)
+    for blk in prange((N + 3) // 4):
+        r = 4 * blk
+        if r + 4 <= N:
+            t0 = np.float32(0.0)
+            t1 = np.float32(0.0)
+            t2 = np.float32(0.0)
+            t3 = np.float32(0.0)
+            for g in range(n_groups):
+                xlo = x[g * group_size: g * group_size + h]
+                xhi = x[g * group_size + h: (g + 1) * group_size]
+                q0 = packed[r, g * h: (g + 1) * h]
+                q1 = packed[r + 1, g * h: (g + 1) * h]
+                q2 = packed[r + 2, g * h: (g + 1) * h]
+                q3 = packed[r + 3, g * h: (g + 1) * h]
+                a0 = np.float32(0.0)
+                a1 = np.float32(0.0)
+                a2 = np.float32(0.0)
+                a3 = np.float32(0.0)
+                for j in range(h):
+                    xl = xlo[j]
+                    xh = xhi[j]
+                    f = np.float32(q0[j])
+                    hi = np.floor(f * np.float32(0.0625))
+                    a0 += (f - np.float32(16.0) * hi) * xl + hi * xh
+                    f = np.float32(q1[j])
+                    hi = np.floor(f * np.float32(0.0625))
+                    a1 += (f - np.float32(16.0) * hi) * xl + hi * xh
+                    f = np.float32(q2[j])
+                    hi = np.floor(f * np.float32(0.0625))
+                    a2 += (f - np.float32(16.0) * hi) * xl + hi * xh
+                    f = np.float32(q3[j])
+                    hi = np.floor(f * np.float32(0.0625))
+                    a3 += (f - np.float32(16.0) * hi) * xl + hi * xh
+                t0 += (a0 - xsum8[g]) * scales[r, g]
+                t1 += (a1 - xsum8[g]) * scales[r + 1, g]
+                t2 += (a2 - xsum8[g]) * scales[r + 2, g]
+                t3 += (a3 - xsum8[g]) * scales[r + 3, g]
+            y[r] = t0
+            y[r + 1] = t1
+            y[r + 2] = t2
+            y[r + 3] = t3
+        else:
+            for n in range(r, N):
+                total = np.float32(0.0)
+                for g in range(n_groups):
+                    xlo = x[g * group_size: g * group_size + h]
+                    xhi = x[g * group_size + h: (g + 1) * group_size]
+                    qg = packed[n, g * h: (g + 1) * h]
+                    acc = np.float32(0.0)
+                    for j in range(h):
+                        f = np.float32(qg[j])
+                        hi = np.floor(f * np.float32(0.0625))
+                        acc += (f - np.float32(16.0) * hi) * xlo[j] + hi * xhi[j]
+                    total += (acc - xsum8[g]) * scales[n, g]
+                y[n] = total
     return y
 
 
@@ -259,11 +336,11 @@ def numba_code_kind() -> str:
 
 
 def int4_kernel_name(kind: str | None = None) -> str:
-    """The int4 kernel for a kind of CPU ("floor" or "words"); LLMCOURSE_INT4_KERNEL overrides it."""
+    """The int4 kernel for a kind of CPU (one of INT4_NAMES); LLMCOURSE_INT4_KERNEL overrides it."""
     forced = os.environ.get(INT4_ENV, "").strip().lower()
     if forced:
-        if forced not in {"floor", "words"}:
-            raise ValueError(f"{INT4_ENV}={forced!r}: use 'floor' or 'words'")
+        if forced not in INT4_NAMES:
+            raise ValueError(f"{INT4_ENV}={forced!r}: use one of {', '.join(INT4_NAMES)}")
         return forced
     return INT4_KERNELS.get(kind or numba_code_kind(), "floor")
 
@@ -273,6 +350,8 @@ def int4_kernel(name: str | None = None):
     name = name or int4_kernel_name()
     if name == "floor":
         return name, pack_int4, int4_gemv
+    if name == "floor4":
+        return name, pack_int4, int4_gemv_rows4
     if name == "words":
         return name, pack_int4_words, int4_gemv_words
     raise ValueError(f"unknown int4 kernel {name!r}")
@@ -291,7 +370,7 @@ def avx2_numba_env() -> dict[str, str]:
 
 
 def compare_int4_hot(n: int = 2048, rounds: int = 15, threads: int = 1) -> str:
-    """Both int4 kernels on one cache-resident (n, n) matrix, interleaved; a table (arithmetic, not memory)."""
+    """The int4 kernels on one cache-resident (n, n) matrix, interleaved; a table (arithmetic, not memory)."""
     import numba
 
     before = numba.get_num_threads()
@@ -308,14 +387,15 @@ def _compare_int4_hot(n: int, rounds: int, threads: int) -> str:
     s = rng.uniform(0.01, 0.1, (n, n // 128)).astype(np.float32)
     x = rng.standard_normal(n, dtype=np.float32)
     calls = {}
-    for name in ("floor", "words"):
+    for name in INT4_NAMES:
         _, pack, gemv = int4_kernel(name)
         p = pack(q, 128)
         calls[name] = lambda gemv=gemv, p=p: gemv(p, s, x, 128)
     cmp = bench.compare(calls, rounds=rounds, number=10, prime=1, warmup=2)
     best = {k: t.best for k, t in cmp.timings.items()}
     return (f"code path {numba_code_kind()}, {threads} thread(s), {n} x {n} int4, group 128, hot cache\n"
-            + cmp.table() + f"\nbest times: words / floor = {best['words'] / best['floor']:.2f}")
+            + cmp.table() + "\nbest times against floor: "
+            + ", ".join(f"{k} {best[k] / best['floor']:.2f}" for k in INT4_NAMES if k != "floor"))
 
 
 if __name__ == "__main__":

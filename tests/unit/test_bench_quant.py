@@ -24,11 +24,12 @@ def test_quick_run_gives_well_formed_records():
         else:
             assert r["ratio_rounds_min"] <= r["ratio"] <= r["ratio_rounds_max"] and r["rounds"] == 3
         assert r["pct_of_limit"] == pytest.approx(100 * r["value"] / r["limit"])
-    # the dispatched int4 kernel is the record; the other one is timed beside it
+    # the dispatched int4 kernel is the record; the others are timed beside it
     chosen = by_name["int4_gemv_4096"]["kernel"]
     assert chosen == kq.int4_kernel_name()
-    other = {"floor": "words", "words": "floor"}[chosen]
-    assert by_name[f"int4_gemv_4096_{other}"]["kernel"] == other
+    for other in set(kq.INT4_NAMES) - {chosen}:
+        assert by_name[f"int4_gemv_4096_{other}"]["kernel"] == other
+    assert f"int4_gemv_4096_{chosen}" not in by_name
     # int8 against torch's fbgemm in the same rounds, at both shapes (when torch has a quantized engine)
     for tag in ("4096", "11008x4096"):
         if f"torch_int8_dynamic_{tag}" in by_name:
@@ -97,14 +98,19 @@ def test_int4_words_layout_is_the_documented_one():
         kq.pack_int4_words(np.zeros((1, 24), dtype=np.int8), 12)
 
 
-def test_both_int4_kernels_agree_on_the_same_weights():
-    rng = np.random.default_rng(5)
-    q = rng.integers(-8, 8, (33, 512), dtype=np.int8)
-    s = rng.uniform(0.01, 0.2, (33, 4)).astype(np.float32)
+@pytest.mark.parametrize("N", [1, 3, 4, 33])   # four rows per pass in floor4: remainders of 1-3 rows
+def test_every_int4_kernel_matches_the_reference(N):
+    rng = np.random.default_rng(5 + N)
+    q = rng.integers(-8, 8, (N, 512), dtype=np.int8)
+    q[0, 128:256] = 0                                                     # an all-zero group
+    s = rng.uniform(0.01, 0.2, (N, 4)).astype(np.float32)
     x = rng.standard_normal(512).astype(np.float32)
-    kernels = (kq.int4_kernel("floor"), kq.int4_kernel("words"))
-    ys = {name: gemv(pack(q, 128), s, x, 128) for name, pack, gemv in kernels}
-    np.testing.assert_allclose(ys["floor"], ys["words"], rtol=1e-5, atol=1e-5 * np.abs(ys["floor"]).max())
+    ref = (q.astype(np.float64) * np.repeat(s, 128, axis=1)) @ x
+    for name in kq.INT4_NAMES:
+        got_name, pack, gemv = kq.int4_kernel(name)
+        assert got_name == name
+        np.testing.assert_allclose(gemv(pack(q, 128), s, x, 128), ref, rtol=1e-5, atol=1e-5 * np.abs(ref).max(),
+                                   err_msg=name)
 
 
 def test_int4_dispatch_by_cpu_kind_and_override(monkeypatch):
@@ -115,8 +121,10 @@ def test_int4_dispatch_by_cpu_kind_and_override(monkeypatch):
     assert kq.int4_kernel()[0] == kq.int4_kernel_name(kq.numba_code_kind())
     monkeypatch.setenv(kq.INT4_ENV, "words")
     assert kq.int4_kernel_name("avx512") == "words" and kq.int4_kernel()[0] == "words"
+    monkeypatch.setenv(kq.INT4_ENV, "floor4")
+    assert kq.int4_kernel_name("avx2") == "floor4"
     monkeypatch.setenv(kq.INT4_ENV, "nibbles")
-    with pytest.raises(ValueError, match="floor' or 'words"):
+    with pytest.raises(ValueError, match="use one of floor, floor4, words"):
         kq.int4_kernel_name("avx2")
     with pytest.raises(ValueError, match="unknown int4 kernel"):
         kq.int4_kernel("nibbles")
@@ -142,4 +150,4 @@ def test_avx2_numba_env_turns_off_every_avx512_feature():
 
 def test_hot_int4_comparison_names_its_code_path():
     text = kq.compare_int4_hot(n=256, rounds=1, threads=1)
-    assert f"code path {kq.numba_code_kind()}" in text and "words / floor" in text
+    assert f"code path {kq.numba_code_kind()}" in text and "against floor: floor4" in text and "words" in text
