@@ -186,12 +186,14 @@ def _same(a: Any, b: Any) -> bool:
         return True
 
 
-def _note_warning(head: str, w: warnings.WarningMessage) -> None:
+def _note_warning(head: str, w: warnings.WarningMessage, note: bool = True) -> None:
     """Show a warning that does not fail a check, on stdout, with a note on what grading does with it."""
     try:  # through the installed printer: the course's grading kernel prefixes it "[grader] warning:" and flags it
         warnings.showwarning(w.message, w.category, w.filename, w.lineno, file=sys.stdout)
     except Exception:  # noqa: BLE001 - a broken printer must not fail a correct answer
         pass
+    if not note:
+        return
     print(f"note: {head}: your function emitted a {w.category.__name__} (above), which is not a numerical "
           "warning, so the check passes. `make grade` keeps a passing test cell's points and flags the warning "
           "for the instructor's review; plain `nbgrader autograde`, without the course's grading kernel, "
@@ -255,7 +257,8 @@ def run_case(label: str, fn: Callable, case: Case) -> None:
 def run(label: str, fn: Callable, cases: Sequence[Case], *, quiet: bool = False) -> None:
     """Run every case in order; print one line on success, raise CheckFailed on the first failure.
 
-    Warnings that pass (see run_case) are shown once each, after all cases have passed.
+    Warnings that pass (see run_case) are shown once each, after all cases have passed, with a note unless
+    quiet (hidden tests run quietly: their case names stay out of the output).
     """
     if not callable(fn):
         raise CheckFailed(f"{label}: expected a function, got {type(fn).__name__}")
@@ -273,7 +276,7 @@ def run(label: str, fn: Callable, cases: Sequence[Case], *, quiet: bool = False)
     finally:
         _notes.reset(token)
     for head, w in pending:
-        _note_warning(head, w)
+        _note_warning(head, w, note=not quiet)
     if not quiet:
         print(f"✔ {label}: all {len(cases)} visible cases passed")
 

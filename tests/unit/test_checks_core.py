@@ -214,3 +214,10 @@ def test_in_a_kernel_failures_are_short_and_still_fail_nbgrader():
     assert "UserWarning: from a library" in warned[0].text and "✔ softmax" in warned[0].text
     grades = {name: determine_grade(nb.cells[i])[0] for name, i in where.items()}
     assert grades == {"stub": 0, "raises": 0, "overflows": 0, "warns": 2}
+
+
+def test_quiet_runs_forward_warnings_without_a_note(capsys, monkeypatch):
+    printed = []
+    monkeypatch.setattr(warnings, "showwarning", lambda message, cat, *a, **k: printed.append(cat))
+    run("halve (hidden)", _warns(UserWarning), CASES, quiet=True)
+    assert printed == [UserWarning] and capsys.readouterr().out == ""
