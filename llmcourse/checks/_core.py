@@ -194,10 +194,11 @@ def _note_warning(head: str, w: warnings.WarningMessage, note: bool = True) -> N
         pass
     if not note:
         return
-    print(f"note: {head}: your function emitted a {w.category.__name__} (above), which is not a numerical "
-          "warning, so the check passes. `make grade` keeps a passing test cell's points and flags the warning "
-          "for the instructor's review; plain `nbgrader autograde`, without the course's grading kernel, "
-          "scores a test cell 0 when a warning reaches stderr.")
+    print(f"note: {head}: your function emitted a {w.category.__name__} (above). Only numerical warnings "
+          "(overflow, invalid value, divide by zero) fail a check, so this one passes. The course's grader "
+          "(`make grade`) keeps a passing test cell's points and flags the warning for the instructor to "
+          "review; plain `nbgrader autograde`, without the course's grading kernel, scores a test cell 0 when "
+          "a warning reaches stderr.")
 
 
 def run_case(label: str, fn: Callable, case: Case) -> None:
@@ -228,7 +229,9 @@ def run_case(label: str, fn: Callable, case: Case) -> None:
             raise CheckFailed(
                 f"{head}: your function emitted a RuntimeWarning: {numerical[0].message}. An overflow, "
                 "invalid value (NaN) or division by zero on the way is a numerical defect even when the "
-                "result looks right, so the check fails; rearrange the computation so that none occurs."
+                "result looks right, so the check fails. Rearrange the computation so that none occurs "
+                "(e.g. subtract the maximum before np.exp); where inf is the intended result, compute it "
+                "inside `with np.errstate(...)`."
             )
     if not (_same(args, pristine_args) and _same(kwargs, pristine_kwargs)):
         raise CheckFailed(f"{head}: your function modified its input in place; work on a copy instead")
