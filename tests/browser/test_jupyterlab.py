@@ -271,10 +271,12 @@ def test_quiz_in_the_browser(server, ui):
             # the same question can be drawn by more than one drill on the page: use the one answered above
             quiz_el = page.locator(".llmcourse-quiz").filter(has=page.locator(f".llmcourse-q-{question.id}")).first
             switch = quiz_el.locator(".llmcourse-lang")
-            if switch.count():  # the language switch shows when a drawn question has a Chinese prompt
-                switch.get_by_text("中文").click()
-                expected = question.prompt_zh[:12] if question.prompt_zh else "(no translation yet)"
-                first.get_by_text(expected).first.wait_for()
+            assert switch.count(), "every question is translated, so every quiz shows the language switch"
+            switch.get_by_text("中文").click()
+            first.get_by_text(question.prompt_zh[:12]).first.wait_for()
+            # The choice is remembered in the progress file the next run shares: switch back to English.
+            switch.get_by_text("English").click()
+            first.get_by_text(question.prompt[:12]).first.wait_for()
         except Exception:
             page.screenshot(path=str(ARTIFACTS / f"browser-failure-{ui}.png"))
             print(f"server log: {server['log']}\n{server['log'].read_text()[-2000:]}")
