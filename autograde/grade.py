@@ -38,12 +38,13 @@ from .collect import CollectLimits, Submission, collect
 from .execute import ExecSettings, NotebookRun, execute_notebook
 from .export import STATUS_ORDER, atomic_write, feedback_html, write_csv, write_report, write_status
 from .gradebook import GradebookStore
+from .guard import GuardPlan, guard_plan
 from .prevalidate import Flag, Prepared, ReleaseNotebook, grade_ids, load_release, parse_notebook, prepare
 from .sandbox import Limits, SandboxConfig, become_subreaper, probe_bwrap, slot_uid
 from .scoring import CellScore, NotebookScore, score_notebook, zero_scores
 from .settings import RELEASE_DIR, REPO, SOURCE_DIR
 
-GRADER_VERSION = "1"
+GRADER_VERSION = "2"  # 2: helper guard around test cells
 _SIZE = re.compile(r"^(\d+(?:\.\d+)?)\s*([kKmMgGtT]?)i?[bB]?$")
 _WORKER_ID = 0
 
@@ -94,6 +95,7 @@ class Job:
     notebooks: dict[str, dict[str, Any]]
     config: SandboxConfig
     settings: ExecSettings
+    guards: dict[str, GuardPlan] = field(default_factory=dict)
 
 
 @dataclass
@@ -128,7 +130,7 @@ def run_job(job: Job) -> JobResult:
             left = job.settings.student_timeout - (time.monotonic() - start)
             settings = ExecSettings(job.settings.cell_timeout, max(1.0, left), job.settings.interrupt_grace,
                                     job.settings.max_restarts)
-            runs[name] = execute_notebook(nb, job.config, settings, worker=_WORKER_ID)
+            runs[name] = execute_notebook(nb, job.config, settings, worker=_WORKER_ID, guard=job.guards.get(name))
     except Exception as exc:  # noqa: BLE001 - reported as failed(...) for this student only
         return JobResult(job.student, runs, time.monotonic() - start, f"{type(exc).__name__}: {str(exc)[:300]}")
     return JobResult(job.student, runs, time.monotonic() - start)
@@ -283,6 +285,7 @@ class Grader:
     def _setup(self) -> None:
         opts = self.opts
         self.books = load_release(opts.assignment, self.source_dir, self.release_dir)
+        self.guards = {b.name: guard_plan(b) for b in self.books}
         self.mode, warning = choose_sandbox(opts.sandbox)
         if warning:
             self.warnings.append(warning)
@@ -466,7 +469,7 @@ class Grader:
                 ready = {n: p.notebook for n, p in prepared.items() if p.status == "ready" and p.notebook}
                 if ready:
                     pending[student] = (sub, prepared, key)
-                    jobs.append(Job(student, ready, self.config, self.settings))
+                    jobs.append(Job(student, ready, self.config, self.settings, self.guards))
                 else:
                     self._record(sub, prepared, None, key)
             self._execute(jobs, pending)
