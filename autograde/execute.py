@@ -218,16 +218,17 @@ def is_test_cell(cell: dict[str, Any]) -> bool:
 class _Watch:
     """The guard of the current kernel plus what it has found so far (sticky across restarts)."""
 
-    def __init__(self, plan: GuardPlan | None, result: NotebookRun) -> None:
+    def __init__(self, plan: GuardPlan | None, result: NotebookRun, timeout: float = 60.0) -> None:
         self.plan = plan
         self.result = result
+        self.timeout = timeout
         self.guard: Guard | None = None
         self.found: str = ""
 
     def arm(self, slot: KernelSlot) -> None:
         if self.plan is None:
             return
-        self.guard = Guard(self.plan)
+        self.guard = Guard(self.plan, self.timeout)
         try:
             self.guard.arm(slot.client)
         finally:
@@ -257,7 +258,7 @@ def execute_notebook(nb: dict[str, Any], config: SandboxConfig, settings: ExecSe
     code = [i for i, c in enumerate(nb.cells) if c.cell_type == "code"]
     runs = {i: CellRun(index=i) for i in code}
     result = NotebookRun(notebook={}, cells=runs)
-    watch = _Watch(guard, result)
+    watch = _Watch(guard, result, timeout=max(10.0, min(60.0, settings.cell_timeout)))
     slot = KernelSlot(config, worker)
     try:
         slot.start()

@@ -84,6 +84,7 @@ class GradeOptions:
     env: dict[str, str] = field(default_factory=dict)
     expose_packages: list[str] = field(default_factory=lambda: ["llmcourse"])
     stop_after: int | None = None
+    guard: bool = True  # the kernel's helper guard around test cells (off only to measure what it catches)
     collect_limits: CollectLimits = field(default_factory=CollectLimits)
 
 
@@ -285,7 +286,7 @@ class Grader:
     def _setup(self) -> None:
         opts = self.opts
         self.books = load_release(opts.assignment, self.source_dir, self.release_dir)
-        self.guards = {b.name: guard_plan(b) for b in self.books}
+        self.guards = {b.name: guard_plan(b) for b in self.books} if opts.guard else {}
         self.mode, warning = choose_sandbox(opts.sandbox)
         if warning:
             self.warnings.append(warning)
@@ -319,7 +320,7 @@ class Grader:
         release_bytes = [(b.name, json.dumps(b.release, sort_keys=True), json.dumps(b.source, sort_keys=True))
                          for b in self.books]
         self.settings_key = _digest(GRADER_VERSION, release_bytes, asdict(self.settings), opts.memory, opts.small,
-                                    self.mode, sorted(opts.env.items()))  # not the thread counts: --workers
+                                    self.mode, sorted(opts.env.items()), opts.guard)  # not the thread counts: --workers
         self.store = GradebookStore(self.gradebook_path, opts.course_id, self.out / "work",
                                     sandboxed=self.mode == "bwrap")
         self.backup = self.store.backup(self.out / "backups")
@@ -639,6 +640,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--env", action="append", default=[], metavar="NAME=VALUE", help="extra kernel environment")
     p.add_argument("--no-progress", action="store_true")
     p.add_argument("--stop-after", type=int, help=argparse.SUPPRESS)
+    p.add_argument("--no-guard", action="store_true", help=argparse.SUPPRESS)  # measurement only
     args = p.parse_args(argv)
     root = args.course_root.resolve()
     env = dict(item.split("=", 1) for item in args.env if "=" in item)
@@ -648,7 +650,7 @@ def main(argv: list[str] | None = None) -> int:
         release_dir=args.release_dir, gradebook=args.gradebook, course_id=args.course_id, workers=args.workers,
         cell_timeout=args.cell_timeout, student_timeout=args.student_timeout, memory=args.memory,
         sandbox=args.sandbox, small=args.small, force=args.force, progress=not args.no_progress,
-        students=args.students, env=env, stop_after=args.stop_after)
+        students=args.students, env=env, stop_after=args.stop_after, guard=not args.no_guard)
     try:
         summary = grade(opts)
     except Interrupted as exc:

@@ -109,6 +109,23 @@ def _cell_full(cell: types.CellType) -> bool:
     return True
 
 
+def _library_wrapper(new: object, old: object, module: str) -> bool:
+    """True when a library replaced one of its own functions by a wrapper of it (functools.wraps), written in a
+    file of the same package: torch._dynamo does this to torch.manual_seed on first import."""
+    try:
+        wrapped, depth = new, 0
+        while wrapped is not old and depth < 5:
+            wrapped, depth = getattr(wrapped, "__wrapped__", None), depth + 1
+        if wrapped is not old:
+            return False
+        code = getattr(new, "__code__", None)
+        top = sys.modules.get(module.split(".")[0])
+        folder = os.path.dirname(getattr(top, "__file__", "") or "")
+        return code is not None and bool(folder) and code.co_filename.startswith(folder + os.sep)
+    except Exception:  # noqa: BLE001 - whatever cannot be checked is not accepted
+        return False
+
+
 def _resolve(target: str) -> object:
     try:
         return importlib.import_module(target)
@@ -227,11 +244,20 @@ def _check(names: list) -> list:
         if _dict_get(modules, name) is not mod:
             problems.append(f"sys.modules[{name!r}] was replaced")
             modules[name] = mod
-    for name, _mod, d, items in s["mods"]:
+    for index, (name, mod, d, items) in enumerate(s["mods"]):
+        changed = False
         for k, v in items:
-            if _dict_get(d, k, _EMPTY) is not v:
-                problems.append(f"{name}.{k} was {'deleted' if k not in d else 'replaced'}")
-                d[k] = v
+            now = _dict_get(d, k, _EMPTY)
+            if now is v:
+                continue
+            if _library_wrapper(now, v, name):
+                changed = True  # e.g. torch._dynamo wrapping torch.manual_seed when it is first imported
+                continue
+            problems.append(f"{name}.{k} was {'deleted' if now is _EMPTY else 'replaced'}")
+            d[k] = v
+        if changed:
+            s["mods"] = (*s["mods"][:index], (name, mod, d, tuple((k, _dict_get(d, k, v)) for k, v in items)),
+                         *s["mods"][index + 1:])
     for f, code, defaults, kwdefaults, cells in s["fns"]:
         if f.__code__ is not code or f.__defaults__ is not defaults or f.__kwdefaults__ is not kwdefaults:
             problems.append(f"{f.__module__}.{f.__qualname__}: code or defaults were changed")
