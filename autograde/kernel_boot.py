@@ -78,7 +78,10 @@ _SKIP_KEYS = {"__builtins__", "__cached__", "__loader__", "__spec__", "__warning
 # entries that libraries themselves rebind while they work (warnings.catch_warnings swaps these)
 _DYNAMIC = {"warnings": {"filters", "showwarning", "_showwarnmsg", "_showwarnmsg_impl", "defaultaction",
                          "onceregistry", "_filters_version", "_filters_mutated"}}
-_hmac_new, _dict_get, _id, _isinstance, _len = hmac.new, dict.get, id, isinstance, len
+# Taken before any student code runs, so that rebinding a module attribute (json, hmac, builtins) cannot
+# change what the guard answers: the answer is a repr of strings (C code) signed by a C HMAC.
+_hmac_digest = getattr(importlib.import_module("_hashlib"), "hmac_digest", None) or hmac.digest
+_dict_get, _id, _isinstance, _len, _repr, _str, _tuple = dict.get, id, isinstance, len, repr, str, tuple
 _FunctionType, _BuiltinType = types.FunctionType, types.BuiltinFunctionType
 _state: dict = {}
 
@@ -174,7 +177,7 @@ def arm(key: str, modules: list, deep: list, aliases: dict, candidates: list = (
         mod = sys.modules[name]
         skip = _DYNAMIC.get(name, set())
         items = tuple((k, v) for k, v in list(vars(mod).items()) if k not in _SKIP_KEYS and k not in skip
-                      and (name != "builtins" or _isinstance(v, (_BuiltinType, type))))
+                      and v is not None and (name != "builtins" or _isinstance(v, (_BuiltinType, type))))
         mods.append((name, mod, vars(mod), items))
         for _, v in items:
             for f in _functions(v):
@@ -203,12 +206,13 @@ def arm(key: str, modules: list, deep: list, aliases: dict, candidates: list = (
                   shell=shell, ns=ns, ns_builtins=_dict_get(ns, "__builtins__"), audit=[], busy=False,
                   guard=sys.modules.get(GUARD_MODULE), guard_items=tuple(vars(sys.modules[GUARD_MODULE]).items()))
     _state["armed"] = True
-    return _sign("arm", {"missing": missing, "modules": len(mods), "functions": len(fns)})
+    return _sign("arm", [f"recorded {len(mods)} modules, {len(fns)} functions", *(f"missing {m}" for m in missing)])
 
 
-def _sign(nonce: str, body: dict) -> str:
-    payload = json.dumps({"nonce": nonce, **body}, sort_keys=True)
-    return payload + "|" + _hmac_new(_state["key"], payload.encode(), "sha256").hexdigest()
+def _sign(nonce: str, lines: list) -> str:
+    """repr((nonce, (line, ...))) + '|' + HMAC-SHA256 of it under the grader's key."""
+    payload = _repr((_str(nonce), _tuple(_str(x) for x in lines)))
+    return payload + "|" + _hmac_digest(_state["key"], payload.encode(), "sha256").hex()
 
 
 def verify(nonce: str, names: list) -> str:
@@ -222,7 +226,7 @@ def verify(nonce: str, names: list) -> str:
         _state["busy"] = False
     problems += _state["audit"]
     _state["audit"] = []
-    return _sign(nonce, {"problems": problems})
+    return _sign(nonce, problems)
 
 
 def _check(names: list) -> list:
