@@ -65,8 +65,9 @@ class NotebookRun:
     leftovers: list[str] = field(default_factory=list)
     survivors: list[str] = field(default_factory=list)
     seconds: float = 0.0
-    guard_seconds: float = 0.0
+    guard_seconds: float = 0.0  # time in the guard's requests (arm included)
     guard_calls: int = 0
+    guard_arm_seconds: float = 0.0
 
 
 class _Collector:
@@ -232,6 +233,7 @@ class _Watch:
         try:
             self.guard.arm(slot.client)
         finally:
+            self.result.guard_arm_seconds += self.guard.seconds
             self._count()
 
     def _count(self) -> None:
