@@ -212,7 +212,7 @@ def arm(key: str, modules: list, deep: list, aliases: dict, candidates: list = (
     _state.update(key=bytes.fromhex(key), mods=tuple(mods), fns=tuple(fns.values()), classes=tuple(classes.values()),
                   fn_ids=frozenset(fns), aliases=resolved, builtins=builtin_items, builtin_names=dict(builtin_items),
                   sysmods={n: m for n, _m, _d, _i in mods for m in (sys.modules[n],)}, modules_dict=sys.modules,
-                  shell=shell, ns=ns, ns_builtins=_dict_get(ns, "__builtins__"), audit=[], busy=False,
+                  shell=shell, ns=ns, ns_builtins=_dict_get(ns, "__builtins__"), audit=[], seen=[], busy=False,
                   guard=sys.modules.get(GUARD_MODULE), guard_items=tuple(vars(sys.modules[GUARD_MODULE]).items()))
     _state["armed"] = True
     return _sign("arm", [f"recorded {len(mods)} modules, {len(fns)} functions", *(f"missing {m}" for m in missing)])
@@ -233,9 +233,12 @@ def verify(nonce: str, names: list) -> str:
         problems = _check(names)
     finally:
         _state["busy"] = False
-    problems += _state["audit"]
+    seen = _state["seen"]  # every change found since arm(), so a verify() called by student code erases nothing
+    for problem in (*problems, *_state["audit"]):
+        if problem not in seen and _len(seen) < 40:
+            seen.append(problem)
     _state["audit"] = []
-    return _sign(nonce, problems)
+    return _sign(nonce, seen)
 
 
 def _check(names: list) -> list:

@@ -280,8 +280,9 @@ def test_outputs_csv_feedback_report(graded):
             assert "BEGIN HIDDEN TESTS" not in html and "<script" not in html.lower()
     report = (out / "report.html").read_text()
     assert "data:image/png;base64," in report
-    for student in ("segfault", "warning", "duplicated"):
+    for student in ("segfault", "warning", "duplicated", "tamper_namespace"):
         assert f"<td>{student}</td>" in report
+    assert "tampered_helper" in rows["tamper_namespace"]["flags"] and "tampered_helper" in report
 
 
 def test_rerun_is_idempotent_and_reuses_every_student(graded):

@@ -178,6 +178,8 @@ GUARD_CASES = {
     "fake guard": ("import sys, types\ng = types.ModuleType('g')\ng.verify = lambda *a: 'x'\n"
                    "sys.modules['_llmcourse_guard'] = g", "not signed"),
     "inside the answer": ("", "while test cell mean_test ran: numpy.mean was replaced"),
+    "guard called by the student": ("import numpy as xx\nxx.mean = lambda *a, **k: 4.5\nimport _llmcourse_guard\n"
+                                    "_llmcourse_guard.verify('x', [])", "numpy.mean was replaced"),
 }
 
 
