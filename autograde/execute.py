@@ -5,6 +5,10 @@ grace period (a loop inside a Numba function, a C extension, a handler that swal
 sandbox is killed. When the kernel dies (os._exit, a segfault, the memory limit, the CPU-time limit) it is
 restarted and the cells that ran before are replayed to rebuild the state; the failed cell is skipped.
 Every cell gets a status, so one bad cell costs its own points and nothing else.
+
+With a guard plan (autograde/guard.py), the kernel's helper guard is armed right after each start, before
+any student cell, and checked before and after each test cell; from the first change found on, every test
+cell carries a `tamper` note (scored 0 and flagged `tampered_helper` by scoring.py).
 """
 
 from __future__ import annotations
@@ -16,6 +20,7 @@ from typing import Any
 
 import nbformat
 
+from .guard import Guard, GuardError, GuardPlan, read_names
 from .sandbox import KernelSlot, SandboxConfig, SandboxError
 
 TEXT_LIMIT = 200_000  # characters of stream text kept per cell
@@ -46,6 +51,7 @@ class CellRun:
     error: bool = False
     truncated: bool = False
     detail: str = ""
+    tamper: str = ""
 
 
 @dataclass
@@ -59,6 +65,9 @@ class NotebookRun:
     leftovers: list[str] = field(default_factory=list)
     survivors: list[str] = field(default_factory=list)
     seconds: float = 0.0
+    guard_seconds: float = 0.0  # time in the guard's requests (arm included)
+    guard_calls: int = 0
+    guard_arm_seconds: float = 0.0
 
 
 class _Collector:
@@ -201,8 +210,49 @@ def run_cell(slot: KernelSlot, source: str, index: int, timeout: float, grace: f
     return run
 
 
+def is_test_cell(cell: dict[str, Any]) -> bool:
+    """An autograded test cell (nbgrader: graded, not a solution, code)."""
+    nbg = cell.get("metadata", {}).get("nbgrader", {})
+    return cell.get("cell_type") == "code" and bool(nbg.get("grade")) and not nbg.get("solution")
+
+
+class _Watch:
+    """The guard of the current kernel plus what it has found so far (sticky across restarts)."""
+
+    def __init__(self, plan: GuardPlan | None, result: NotebookRun, timeout: float = 60.0) -> None:
+        self.plan = plan
+        self.result = result
+        self.timeout = timeout
+        self.guard: Guard | None = None
+        self.found: str = ""
+
+    def arm(self, slot: KernelSlot) -> None:
+        if self.plan is None:
+            return
+        self.guard = Guard(self.plan, self.timeout)
+        try:
+            self.guard.arm(slot.client)
+        finally:
+            self.result.guard_arm_seconds += self.guard.seconds
+            self._count()
+
+    def _count(self) -> None:
+        if self.guard is not None:
+            self.result.guard_seconds += self.guard.seconds
+            self.result.guard_calls += self.guard.calls
+            self.guard.seconds, self.guard.calls = 0.0, 0
+
+    def check(self, slot: KernelSlot, source: str, when: str) -> None:
+        if self.guard is None or not slot.alive():
+            return
+        problems = self.guard.verify(slot.client, read_names(source))
+        self._count()
+        if problems and not self.found:
+            self.found = f"{when}: " + "; ".join(problems)
+
+
 def execute_notebook(nb: dict[str, Any], config: SandboxConfig, settings: ExecSettings,
-                     worker: int = 0) -> NotebookRun:
+                     worker: int = 0, guard: GuardPlan | None = None) -> NotebookRun:
     """Run every code cell of nb in a fresh sandboxed kernel; restart and replay after a crash."""
     nb = nbformat.from_dict(nb)
     start = time.monotonic()
@@ -210,10 +260,13 @@ def execute_notebook(nb: dict[str, Any], config: SandboxConfig, settings: ExecSe
     code = [i for i, c in enumerate(nb.cells) if c.cell_type == "code"]
     runs = {i: CellRun(index=i) for i in code}
     result = NotebookRun(notebook={}, cells=runs)
+    watch = _Watch(guard, result, timeout=max(10.0, min(60.0, settings.cell_timeout)))
     slot = KernelSlot(config, worker)
     try:
         slot.start()
-    except SandboxError as exc:
+        watch.arm(slot)
+    except (SandboxError, GuardError) as exc:
+        slot.close()
         result.failure = f"kernel did not start: {str(exc)[:300]}"
         result.notebook = dict(nb)
         return result
@@ -232,7 +285,14 @@ def execute_notebook(nb: dict[str, Any], config: SandboxConfig, settings: ExecSe
                 runs[i].status = "ok"
                 pos += 1
                 continue
+            test = is_test_cell(nb.cells[i])
+            if test:
+                watch.check(slot, source, f"before test cell {_gid(nb.cells[i], i)}")
             runs[i] = run_cell(slot, source, i, min(settings.cell_timeout, remaining), settings.interrupt_grace)
+            if test and runs[i].status in ("ok", "error"):
+                watch.check(slot, source, f"while test cell {_gid(nb.cells[i], i)} ran")
+            if test and watch.found:
+                runs[i].tamper = watch.found
             if runs[i].status == "timeout":
                 strays = slot.kill_strays()
                 if strays:
@@ -244,7 +304,7 @@ def execute_notebook(nb: dict[str, Any], config: SandboxConfig, settings: ExecSe
                     result.failure = f"kernel died or hung {result.restarts} times"
                     break
                 slot = KernelSlot(config, worker)
-                failure = _restart_and_replay(slot, nb, code[:pos], runs, settings, budget_end)
+                failure = _restart_and_replay(slot, nb, code[:pos], runs, settings, budget_end, watch)
                 if failure:
                     result.failure = failure
                     break
@@ -262,12 +322,18 @@ def execute_notebook(nb: dict[str, Any], config: SandboxConfig, settings: ExecSe
     return result
 
 
+def _gid(cell: dict[str, Any], index: int) -> str:
+    return cell.get("metadata", {}).get("nbgrader", {}).get("grade_id") or f"cell {index}"
+
+
 def _restart_and_replay(slot: KernelSlot, nb: nbformat.NotebookNode, before: list[int], runs: dict[int, CellRun],
-                        settings: ExecSettings, budget_end: float) -> str | None:
-    """Start a new kernel and re-run the earlier cells that completed; return a failure reason or None."""
+                        settings: ExecSettings, budget_end: float, watch: _Watch | None = None) -> str | None:
+    """Start a new kernel (guard armed again) and re-run the earlier cells that completed; return a failure or None."""
     try:
         slot.start()
-    except SandboxError as exc:
+        if watch is not None:
+            watch.arm(slot)
+    except (SandboxError, GuardError) as exc:
         return f"kernel did not restart: {str(exc)[:300]}"
     for j in before:
         if runs[j].status not in ("ok", "error") or not nb.cells[j].source.strip():

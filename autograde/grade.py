@@ -38,12 +38,13 @@ from .collect import CollectLimits, Submission, collect
 from .execute import ExecSettings, NotebookRun, execute_notebook
 from .export import STATUS_ORDER, atomic_write, feedback_html, write_csv, write_report, write_status
 from .gradebook import GradebookStore
+from .guard import GuardPlan, guard_plan
 from .prevalidate import Flag, Prepared, ReleaseNotebook, grade_ids, load_release, parse_notebook, prepare
 from .sandbox import Limits, SandboxConfig, become_subreaper, probe_bwrap, slot_uid
 from .scoring import CellScore, NotebookScore, score_notebook, zero_scores
 from .settings import RELEASE_DIR, REPO, SOURCE_DIR
 
-GRADER_VERSION = "1"
+GRADER_VERSION = "2"  # 2: helper guard around test cells
 _SIZE = re.compile(r"^(\d+(?:\.\d+)?)\s*([kKmMgGtT]?)i?[bB]?$")
 _WORKER_ID = 0
 
@@ -83,6 +84,7 @@ class GradeOptions:
     env: dict[str, str] = field(default_factory=dict)
     expose_packages: list[str] = field(default_factory=lambda: ["llmcourse"])
     stop_after: int | None = None
+    guard: bool = True  # the kernel's helper guard around test cells (off only to measure what it catches)
     collect_limits: CollectLimits = field(default_factory=CollectLimits)
 
 
@@ -94,6 +96,7 @@ class Job:
     notebooks: dict[str, dict[str, Any]]
     config: SandboxConfig
     settings: ExecSettings
+    guards: dict[str, GuardPlan] = field(default_factory=dict)
 
 
 @dataclass
@@ -128,7 +131,7 @@ def run_job(job: Job) -> JobResult:
             left = job.settings.student_timeout - (time.monotonic() - start)
             settings = ExecSettings(job.settings.cell_timeout, max(1.0, left), job.settings.interrupt_grace,
                                     job.settings.max_restarts)
-            runs[name] = execute_notebook(nb, job.config, settings, worker=_WORKER_ID)
+            runs[name] = execute_notebook(nb, job.config, settings, worker=_WORKER_ID, guard=job.guards.get(name))
     except Exception as exc:  # noqa: BLE001 - reported as failed(...) for this student only
         return JobResult(job.student, runs, time.monotonic() - start, f"{type(exc).__name__}: {str(exc)[:300]}")
     return JobResult(job.student, runs, time.monotonic() - start)
@@ -283,6 +286,7 @@ class Grader:
     def _setup(self) -> None:
         opts = self.opts
         self.books = load_release(opts.assignment, self.source_dir, self.release_dir)
+        self.guards = {b.name: guard_plan(b) for b in self.books} if opts.guard else {}
         self.mode, warning = choose_sandbox(opts.sandbox)
         if warning:
             self.warnings.append(warning)
@@ -316,7 +320,7 @@ class Grader:
         release_bytes = [(b.name, json.dumps(b.release, sort_keys=True), json.dumps(b.source, sort_keys=True))
                          for b in self.books]
         self.settings_key = _digest(GRADER_VERSION, release_bytes, asdict(self.settings), opts.memory, opts.small,
-                                    self.mode, sorted(opts.env.items()))  # not the thread counts: --workers
+                                    self.mode, sorted(opts.env.items()), opts.guard)  # not the thread counts: --workers
         self.store = GradebookStore(self.gradebook_path, opts.course_id, self.out / "work",
                                     sandboxed=self.mode == "bwrap")
         self.backup = self.store.backup(self.out / "backups")
@@ -466,7 +470,7 @@ class Grader:
                 ready = {n: p.notebook for n, p in prepared.items() if p.status == "ready" and p.notebook}
                 if ready:
                     pending[student] = (sub, prepared, key)
-                    jobs.append(Job(student, ready, self.config, self.settings))
+                    jobs.append(Job(student, ready, self.config, self.settings, self.guards))
                 else:
                     self._record(sub, prepared, None, key)
             self._execute(jobs, pending)
@@ -636,6 +640,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--env", action="append", default=[], metavar="NAME=VALUE", help="extra kernel environment")
     p.add_argument("--no-progress", action="store_true")
     p.add_argument("--stop-after", type=int, help=argparse.SUPPRESS)
+    p.add_argument("--no-guard", action="store_true", help=argparse.SUPPRESS)  # measurement only
     args = p.parse_args(argv)
     root = args.course_root.resolve()
     env = dict(item.split("=", 1) for item in args.env if "=" in item)
@@ -645,7 +650,7 @@ def main(argv: list[str] | None = None) -> int:
         release_dir=args.release_dir, gradebook=args.gradebook, course_id=args.course_id, workers=args.workers,
         cell_timeout=args.cell_timeout, student_timeout=args.student_timeout, memory=args.memory,
         sandbox=args.sandbox, small=args.small, force=args.force, progress=not args.no_progress,
-        students=args.students, env=env, stop_after=args.stop_after)
+        students=args.students, env=env, stop_after=args.stop_after, guard=not args.no_guard)
     try:
         summary = grade(opts)
     except Interrupted as exc:

@@ -322,9 +322,10 @@ def prepare(book: ReleaseNotebook, data: bytes | None, submitted_as: str | None 
     prepared = Prepared(book.name, "ready", notebook=nb, flags=flags + repairs, submitted_as=submitted_as)
     if submitted_as and Path(submitted_as).name != book.name:
         prepared.flags.append(Flag("renamed_notebook", f"graded {submitted_as} as {book.name}"))
+    aliases: dict[str, str] = {}  # import aliases carry over from cell to cell
     for index in written:
         cell = nb["cells"][index]
         gid = (_nbgrader(cell) or {}).get("grade_id")
-        for finding in scan_source(cell["source"]):
+        for finding in scan_source(cell["source"], aliases):
             prepared.findings.append((index, gid, finding))
     return prepared

@@ -377,6 +377,9 @@ class KernelSlot:
             if (Path("/etc") / name).exists():
                 args += ["--ro-bind", f"/etc/{name}", f"/etc/{name}"]
         args += ["--proc", "/proc", "--dev", "/dev"]
+        # a writable /dev/shm: Numba's parallel backend takes a multiprocessing lock there, and warns (a
+        # NumbaSystemWarning that fails 07's visible checks) when it cannot
+        args += ["--perms", "1777", "--size", str(64 << 20), "--tmpfs", "/dev/shm"]
         size = str(cfg.limits.tmpfs_bytes)
         args += ["--perms", "1777", "--size", size, "--tmpfs", "/tmp"]
         made: set[str] = {"/", "/etc", "/tmp", "/proc", "/dev"}

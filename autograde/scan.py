@@ -1,8 +1,14 @@
 """Static scan of student code for things a reviewer should look at. It flags; it never changes a score.
 
     findings = scan_source(source)          # [Finding(rule, line, snippet), ...]
+    aliases = {}                            # shared by the cells of one notebook, in order:
+    scan_source(cell_a, aliases); scan_source(cell_b, aliases)   # `import numpy as xx` in a, `xx.x = 1` in b
 
-Rules: `monkeypatch` (assigning into test helpers, numpy, builtins, sys.modules), `ipython_hooks` (input
+Rules: `monkeypatch` (assigning into test helpers, numpy, builtins, sys.modules, whatever name they are
+reached by: import aliases (`import numpy.testing as t`, `from llmcourse.checks import _core as k`),
+variables bound to them (`m = sys.modules["numpy"]`, `f = np.allclose`), `setattr`/`delattr`,
+`vars(m)[...] =`, `m.__dict__[...] =` or `.update(...)`, `__code__`/`__defaults__` swaps, and top-level
+functions that hide a builtin such as `abs` or `isinstance`), `ipython_hooks` (input
 transformers, AST transformers, custom exception handlers, the In/Out history that holds hidden tests),
 `comparison_override` (__eq__, __bool__, __array_ufunc__ and friends), `subprocess`, `ctypes`, `socket`,
 `os_process` (os.system, fork, kill, _exit ...), `shell_escape` (!cmd, %%bash), `dynamic_code` (exec, eval,
@@ -59,7 +65,26 @@ _INTROSPECTION_ATTRS = {"_getframe", "currentframe", "stack", "getouterframes", 
                         "addaudithook", "tb_frame", "gi_frame", "cr_frame", "__code__", "__globals__",
                         "__closure__"}
 _DYNAMIC = {"exec", "eval", "compile", "__import__", "globals", "vars", "breakpoint"}
-_DETECT = re.compile(r"NBGRADER|kernel_boot|/opt/grader|/run/grader|LLMCOURSE_GRADER|autograded", re.I)
+_DETECT = re.compile(r"NBGRADER|kernel_boot|/opt/grader|/run/grader|LLMCOURSE_GRADER|autograded|_llmcourse_guard",
+                     re.I)
+# Modules the tests rely on, by their real dotted name: any alias of these (or of something inside them) is
+# protected. The grading kernel also checks them at run time (autograde/guard.py); the scan tells the reviewer
+# where in the student's code it happened.
+_PROTECTED_PATHS = ("numpy", "llmcourse", "math", "builtins", "torch", "warnings", "copy", "sys", "IPython",
+                    "ipykernel", "nbgrader", "unittest", "pytest", "inspect", "operator", "functools", "random",
+                    "traceback", "_llmcourse_guard", "importlib", "types")
+_DEFAULT_ALIASES = {"np": "numpy", "numpy": "numpy", "checks": "llmcourse.checks", "llmcourse": "llmcourse",
+                    "_core": "llmcourse.checks._core", "math": "math", "builtins": "builtins",
+                    "__builtins__": "builtins", "torch": "torch", "F": "torch.nn.functional", "nn": "torch.nn",
+                    "sys": "sys", "warnings": "warnings", "_warnings": "warnings"}
+_BUILTIN_FUNCS = {n for n, v in vars(__import__("builtins")).items() if callable(v) and not n.startswith("_")
+                  and n[0].islower()}
+_META_ATTRS = {"__code__", "__defaults__", "__kwdefaults__", "__dict__", "__globals__", "__closure__",
+               "__wrapped__", "_implementation", "__call__", "__class__"}
+
+
+def _protected_path(path: str | None) -> bool:
+    return bool(path) and (path in _PROTECTED_PATHS or path.startswith(tuple(f"{p}." for p in _PROTECTED_PATHS)))
 _MAGIC = re.compile(r"^\s*(!|%{1,2}(system|sx|bash|sh|script|perl|ruby|writefile|run|load|env|cd|alias)\b)", re.M)
 
 
@@ -89,11 +114,50 @@ def _dotted(node: ast.AST) -> str:
 
 
 class _Visitor(ast.NodeVisitor):
-    def __init__(self, lines: list[str]) -> None:
+    def __init__(self, lines: list[str], aliases: dict[str, str] | None = None) -> None:
         self.lines = lines
         self.found: list[Finding] = []
         self.os_aliases = {"os"}
+        self.aliases = aliases if aliases is not None else {}
+        self.depth = 0
 
+    # what an expression refers to ------------------------------------------
+    def resolve(self, node: ast.AST) -> str | None:
+        """The dotted name of the module (or module member) an expression denotes, when it can be told."""
+        if isinstance(node, ast.Name):
+            if node.id in self.aliases:
+                return self.aliases[node.id] or None
+            return _DEFAULT_ALIASES.get(node.id)
+        if isinstance(node, ast.Attribute):
+            if node.attr == "__dict__":
+                return self.resolve(node.value)
+            base = self.resolve(node.value)
+            return f"{base}.{node.attr}" if base else None
+        if isinstance(node, ast.Subscript):
+            key = node.slice.value if isinstance(node.slice, ast.Constant) else None
+            if _dotted(node.value) == "sys.modules" or self.resolve(node.value) == "sys.modules":
+                return key if isinstance(key, str) else "sys.modules[?]"
+            base = self.resolve(node.value)
+            if base and isinstance(key, str):  # vars(np)["allclose"], np.__dict__["allclose"]
+                return f"{base}.{key}"
+            return None
+        if isinstance(node, ast.Call):
+            func = node.func
+            name = func.id if isinstance(func, ast.Name) else _dotted(func)
+            first = node.args[0] if node.args else None
+            if name in ("vars", "getattr") and first is not None:
+                base = self.resolve(first)
+                if name == "getattr" and base and len(node.args) > 1 and isinstance(node.args[1], ast.Constant):
+                    return f"{base}.{node.args[1].value}"
+                return base
+            if name in ("__import__", "importlib.import_module") and isinstance(first, ast.Constant):
+                return str(first.value)
+            if name == "get_ipython":
+                return "IPython.shell"
+        return None
+
+    def protected(self, node: ast.AST) -> bool:
+        return _protected_path(self.resolve(node)) or _root_name(node) in _PROTECTED_MODULES
     def add(self, rule: str, node: ast.AST) -> None:
         line = getattr(node, "lineno", 1)
         text = self.lines[line - 1].strip() if 0 < line <= len(self.lines) else ""
@@ -113,10 +177,19 @@ class _Visitor(ast.NodeVisitor):
             self._module(alias.name, node)
             if alias.name == "os":
                 self.os_aliases.add(alias.asname or "os")
+            if alias.asname:
+                self.aliases[alias.asname] = alias.name
+            else:
+                top = alias.name.split(".")[0]
+                self.aliases[top] = top
         self.generic_visit(node)
 
     def visit_ImportFrom(self, node: ast.ImportFrom) -> None:
         self._module(node.module or "", node)
+        if node.module and not node.level:
+            for alias in node.names:
+                if alias.name != "*":
+                    self.aliases[alias.asname or alias.name] = f"{node.module}.{alias.name}"
         if node.module == "os":
             for alias in node.names:
                 if alias.name in _OS_CALLS:
@@ -137,20 +210,42 @@ class _Visitor(ast.NodeVisitor):
             elif target.attr in _IPYTHON_ATTRS:
                 self.add("ipython_hooks", node)
             root = _root_name(target)
-            if root in _PROTECTED_MODULES or root in _HISTORY_NAMES:
+            if root in _PROTECTED_MODULES or root in _HISTORY_NAMES or self.protected(target.value):
                 self.add("monkeypatch", node)
         elif isinstance(target, ast.Subscript):
             dotted = _dotted(target.value)
             root = _root_name(target)
-            if dotted in ("sys.modules", "__builtins__", "builtins.__dict__") or root in _HISTORY_NAMES:
+            if (dotted in ("sys.modules", "__builtins__", "builtins.__dict__") or root in _HISTORY_NAMES
+                    or self.protected(target.value)):
                 self.add("monkeypatch", node)
-        elif isinstance(target, ast.Name) and target.id in {"checks", "np", "numpy", "math", "__builtins__"}:
-            self.add("monkeypatch", node)
+        elif isinstance(target, ast.Name):
+            if target.id in {"checks", "np", "numpy", "math", "__builtins__", "_core"}:
+                self.add("monkeypatch", node)
+            elif self.depth == 0 and target.id in _BUILTIN_FUNCS and isinstance(node, ast.Assign) and (
+                    isinstance(node.value, ast.Lambda) or self.resolve(node.value)):
+                self.add("monkeypatch", node)  # abs = lambda x: 0 hides the builtin from the tests
 
     def visit_Assign(self, node: ast.Assign) -> None:
         for t in node.targets:
             self._target(t, node)
+        bound = self.resolve(node.value)
+        for t in node.targets:  # m = sys.modules["numpy"]; f = np.allclose; k = c  -> remember what they hold
+            if isinstance(t, ast.Name):
+                if bound:
+                    self.aliases[t.id] = bound
+                elif t.id in self.aliases or t.id in _DEFAULT_ALIASES:
+                    self.aliases[t.id] = ""  # rebound to something else: no longer the module
         self.generic_visit(node)
+
+    def _function(self, node: ast.FunctionDef | ast.AsyncFunctionDef) -> None:
+        if self.depth == 0 and node.name in _BUILTIN_FUNCS:
+            self.add("monkeypatch", node)  # def abs(x): ... at the top level hides the builtin from the tests
+        self.depth += 1
+        self.generic_visit(node)
+        self.depth -= 1
+
+    visit_FunctionDef = _function
+    visit_AsyncFunctionDef = _function
 
     def visit_AugAssign(self, node: ast.AugAssign) -> None:
         self._target(node.target, node)
@@ -184,7 +279,7 @@ class _Visitor(ast.NodeVisitor):
                 self.add("dynamic_code", node)
             elif func.id in ("setattr", "delattr") and node.args:
                 root = _root_name(node.args[0])
-                if root in _PROTECTED_MODULES or root in _HISTORY_NAMES:
+                if root in _PROTECTED_MODULES or root in _HISTORY_NAMES or self.protected(node.args[0]):
                     self.add("monkeypatch", node)
                 if len(node.args) > 1 and isinstance(node.args[1], ast.Constant) and node.args[1].value in _COMPARISON:
                     self.add("comparison_override", node)
@@ -194,6 +289,13 @@ class _Visitor(ast.NodeVisitor):
                 self.add("ipython_hooks", node)
         elif isinstance(func, ast.Attribute):
             root = _root_name(func)
+            if func.attr in ("update", "__setitem__", "setdefault", "pop", "__delitem__", "clear", "__setattr__",
+                             "__delattr__") and (
+                    _dotted(func.value) == "sys.modules" or self._namespace_of_protected(func.value)):
+                self.add("monkeypatch", node)  # vars(np).update(...), sys.modules.update(...), m.__setattr__(..)
+            if (func.attr in ("__setattr__", "__delattr__") and isinstance(func.value, ast.Name)
+                    and func.value.id in ("object", "type") and node.args and self.protected(node.args[0])):
+                self.add("monkeypatch", node)  # object.__setattr__(np, "allclose", ...)
             if root in self.os_aliases and func.attr in _OS_CALLS:
                 self.add("os_process", node)
             if func.attr in ("Path", "open", "read_text", "read_bytes", "write_text", "write_bytes", "listdir",
@@ -202,6 +304,14 @@ class _Visitor(ast.NodeVisitor):
             if _dotted(func) in ("importlib.import_module", "importlib.reload"):
                 self.add("dynamic_code", node)
         self.generic_visit(node)
+
+    def _namespace_of_protected(self, node: ast.AST) -> bool:
+        """vars(m), m.__dict__ or m itself, for a protected m (sys.modules counts as one)."""
+        if isinstance(node, ast.Attribute) and node.attr == "__dict__":
+            return self.protected(node.value)
+        if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id == "vars" and node.args:
+            return self.protected(node.args[0])
+        return self.resolve(node) == "sys.modules" or self.protected(node)
 
     def visit_Attribute(self, node: ast.Attribute) -> None:
         if node.attr in _INTROSPECTION_ATTRS:
@@ -242,8 +352,12 @@ def _python_source(source: str) -> str:
         return source
 
 
-def scan_source(source: str) -> list[Finding]:
-    """Findings for one cell of student code (deduplicated, in line order)."""
+def scan_source(source: str, aliases: dict[str, str] | None = None) -> list[Finding]:
+    """Findings for one cell of student code (deduplicated, in line order).
+
+    aliases: pass the same dict for every cell of a notebook, in order, so that names bound in one cell
+    (`import numpy as xx`) are known in the next; it is updated in place.
+    """
     found: list[Finding] = []
     for match in _MAGIC.finditer(source):
         line = source.count("\n", 0, match.start()) + 1
@@ -253,7 +367,7 @@ def scan_source(source: str) -> list[Finding]:
         tree = ast.parse(python)
     except (SyntaxError, ValueError, RecursionError, MemoryError):
         return [*found, Finding("syntax_error", 1, "")]
-    visitor = _Visitor(python.splitlines())
+    visitor = _Visitor(python.splitlines(), aliases)
     try:
         visitor.visit(tree)
     except RecursionError:

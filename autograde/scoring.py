@@ -12,6 +12,11 @@ Policy here:
   failures on stderr without raising must still fail), flagged `stderr_only_failure` so a reviewer can
   override it.
 - A numeric last value in a test cell gives partial credit, as in nbgrader.
+- A test cell that ran after the helpers the tests rely on were changed (numpy's comparisons, the checks,
+  builtins, the names np/checks/_core ...; found by the kernel's helper guard, see autograde/guard.py)
+  scores 0 whatever its output, outcome `tampered`; the notebook is flagged `tampered_helper` once, at the
+  first such cell, for manual review. The guard put the real helpers back before the test ran, so the
+  executed notebook shows what the test really says.
 """
 
 from __future__ import annotations
@@ -37,6 +42,7 @@ class CellScore:
     score: float | None
     max_score: float
     outcome: str  # passed | failed | warning_passed | stderr_failed | timeout | crashed | not_run | partial | manual
+    #              | tampered
     detail: str = ""
     review: bool = False
 
@@ -76,6 +82,10 @@ def _stream(outputs: list[dict[str, Any]], name: str) -> str:
 def score_test(grade_id: str, points: float, run: CellRun | None) -> tuple[CellScore, list[Flag]]:
     """Score one autograded test cell from its run."""
     flags: list[Flag] = []
+    if run is not None and run.tamper:
+        real = "passed" if run.status == "ok" and not run.error else run.status
+        return CellScore(grade_id, 0.0, points, "tampered",
+                         f"helpers the tests use were changed (with them put back the test {real})", review=True), flags
     if run is None or run.status == "not_run":
         detail = run.detail if run and run.detail else "not run"
         return CellScore(grade_id, 0.0, points, "not_run", detail, review=True), flags
@@ -136,6 +146,7 @@ def score_notebook(book: ReleaseNotebook, run: NotebookRun) -> NotebookScore:
         if cell_run.truncated:
             flags.append(Flag("output_truncated", "output beyond the size limit was dropped", label))
     cells: dict[str, CellScore] = {}
+    tampered: list[tuple[str, str]] = []
     for gid, rc in sorted(book.cells.items(), key=lambda kv: kv[1].order):
         if rc.kind == "test":
             index = by_gid.get(gid)
@@ -143,8 +154,14 @@ def score_notebook(book: ReleaseNotebook, run: NotebookRun) -> NotebookScore:
             score, more = score_test(gid, rc.points, cell_run)
             cells[gid] = score
             flags += more
+            if cell_run is not None and cell_run.tamper:
+                tampered.append((gid, cell_run.tamper))
         elif rc.kind == "manual":
             cells[gid] = CellScore(gid, None, rc.points, "manual", "needs manual grading", review=True)
+    if tampered:
+        flags.append(Flag("tampered_helper", f"{tampered[0][1][:400]}; {len(tampered)} test cell(s) scored 0 "
+                          "from here (review: the executed notebook shows each test's result with the real helpers)",
+                          tampered[0][0]))
     if run.leftovers:
         flags.append(Flag("leftover_process", "; ".join(run.leftovers)[:300]))
     if run.survivors:

@@ -354,6 +354,81 @@ def _extra_cell(nb: nbformat.NotebookNode, source: str) -> nbformat.NotebookNode
     return nb
 
 
+def _before_test(nb: nbformat.NotebookNode, gid: str, source: str) -> nbformat.NotebookNode:
+    at = next(i for i, c in enumerate(nb.cells) if c.metadata.get("nbgrader", {}).get("grade_id") == gid)
+    nb.cells.insert(at, nbformat.v4.new_code_cell(source))
+    return nb
+
+
+def checks_module(course: Course) -> str | None:
+    """The llmcourse.checks submodule the visible checks come from (None for the tiny assignment)."""
+    for c in course.cells("test"):
+        match = re.search(r"\bchecks\.(\w+)\.", c.source)
+        if match:
+            return match.group(1)
+    return None
+
+
+def tests_before(course: Course, gid: str) -> float:
+    """Points of the test cells that come before test cell gid."""
+    tests = course.cells("test")
+    at = next(i for i, c in enumerate(tests) if c.metadata["nbgrader"]["grade_id"] == gid)
+    return sum(float(c.metadata["nbgrader"]["points"]) for c in tests[:at])
+
+
+_NOOP = "_noop = lambda *args, **kwargs: None\n"
+
+
+def tamper_variants(course: Course) -> dict[str, tuple[nbformat.NotebookNode, float]]:
+    """Submissions that change the helpers the tests rely on: kind -> (notebook, expected score).
+
+    Each one scores 0 from the first test cell that runs after the change (flag `tampered_helper`);
+    without the kernel's helper guard most of them would get credit for tests they do not pass.
+    """
+    mod = checks_module(course)
+    stub = course.release
+    out: dict[str, tuple[nbformat.NotebookNode, float]] = {}
+
+    def early(source: str) -> nbformat.NotebookNode:
+        return _extra_cell(copy.deepcopy(stub), source)
+
+    out["tamper_numpy_alias"] = (early("import numpy as xx\n\nxx.allclose = lambda *a, **k: True\n"
+                                       "xx.array_equal = lambda *a, **k: True\n"
+                                       "xx.isclose = lambda *a, **k: True\n"), 0.0)
+    out["tamper_testing_alias"] = (early("import numpy.testing as t\n\nt.assert_allclose = lambda *a, **k: None\n"
+                                         "t.assert_array_equal = lambda *a, **k: None\n"), 0.0)
+    out["tamper_builtins"] = (early("import builtins as _b\n\n_b.abs = lambda x: 0\n_b.all = lambda *a, **k: True\n"
+                                    "_b.any = lambda *a, **k: True\n"), 0.0)  # (isinstance or len hang the kernel)
+    out["tamper_namespace"] = (early("import numpy\n\n\nclass _Lenient:\n    def __getattr__(self, name):\n"
+                                     "        return getattr(numpy, name)\n\n"
+                                     "    allclose = staticmethod(lambda *a, **k: True)\n\n\nnp = _Lenient()\n"), 0.0)
+    if mod is None:
+        return out
+    out["tamper_runner_alias"] = (early(  # the two-line cheat of issue 12, made to silence the visible checks too
+        f"from llmcourse import checks as c\nfrom llmcourse.checks import _core as k\n\n{_NOOP}k.run = _noop\n"
+        f"for _name in dir(c.{mod}):\n    if not _name.startswith('_') and callable(getattr(c.{mod}, _name)):\n"
+        f"        setattr(c.{mod}, _name, _noop)\n"), 0.0)
+    out["tamper_sys_modules"] = (early(
+        f"import sys\n\nimport llmcourse.checks.{mod}\n\n{_NOOP}"
+        f"setattr(sys.modules['llmcourse.checks._core'], 'run', _noop)\n"
+        f"setattr(sys.modules['llmcourse.checks.{mod}'], 'run', _noop)\n"), 0.0)
+    out["tamper_code_swap"] = (early("from llmcourse.checks import _core as k\n\n"
+                                     "k.run.__code__ = (lambda *args, **kwargs: None).__code__\n"), 0.0)
+    out["tamper_dict_write"] = (early(f"import llmcourse.checks._core as k\n\n{_NOOP}k.__dict__['run'] = _noop\n"
+                                      "vars(k)['compare'] = _noop\n"), 0.0)
+    funcs = function_exercises(course)
+    first = next(iter(funcs))
+    inside = correct(course)  # a wrong first answer that silences the comparison while the test calls it
+    _solution_cell(inside, first).source = (
+        f"def {funcs[first]}(*args, **kwargs):\n    import llmcourse.checks._core as k\n\n"
+        "    k.compare = lambda *a, **kw: None\n    return args[0] if args else None\n")
+    out["tamper_in_function"] = (inside, tests_before(course, f"{first}_test"))
+    last = course.cells("test")[-1].metadata["nbgrader"]["grade_id"]
+    late = _before_test(correct(course), last, "import numpy as xx\n\nxx.allclose = lambda *a, **k: True\n")
+    out["tamper_late"] = (late, tests_before(course, last))
+    return out
+
+
 def _probe(kind: str, paths: list[str]) -> str:
     lines = ["import os"]
     for p in paths:
@@ -487,6 +562,8 @@ def build_class(course: Course, out: Path, gradebook: Path, kinds: list[str] | N
               "    os._exit(0)\n")
     add("detached", "detached", "graded+flags", full, _extra_cell(correct(course), detach),
         ["leftover_process", "scan:subprocess"], marker=f"MARK-{token}")
+    for kind, (nb, score) in tamper_variants(course).items():
+        add(kind, kind, "graded+flags", score, nb, ["tampered_helper", "scan:monkeypatch"])
     return cases
 
 

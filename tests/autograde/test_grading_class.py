@@ -33,13 +33,20 @@ KINDS = ["correct", "stub", "partial", "alternative", "cheat", "duplicated", "de
          "invalid_json", "empty_file", "missing", "segfault", "loop_python", "loop_numba", "memory_bomb",
          "warning", "stderr_print", "file_attacks", "planted", "detached"]
 HONEST_FULL = ["correct", "alternative", "renamed", "duplicated", "deleted_tests", "warning"]
+# issue 12: changing the helpers the tests rely on (classgen.tamper_variants); the last four need llmcourse.checks
+TAMPER = ["tamper_numpy_alias", "tamper_testing_alias", "tamper_builtins", "tamper_namespace", "tamper_runner_alias",
+          "tamper_sys_modules", "tamper_code_swap", "tamper_dict_write", "tamper_in_function", "tamper_late"]
+TAMPER_REAL = TAMPER if REAL else TAMPER[:4]
+CASES += TAMPER_REAL
+KINDS += TAMPER_REAL
 
 
 def _options(course: classgen.Course, out: Path, gradebook: Path) -> GradeOptions:
     return GradeOptions(assignment=course.assignment, submissions=course.submitted, out=out,
                         course_root=course.root, gradebook=gradebook, workers=2, small=True, cell_timeout=12,
                         interrupt_grace=2, student_timeout=300, memory=3 << 30, progress=False,
-                        sandbox="none" if FORCED else "auto")
+                        sandbox="none" if FORCED else "auto",
+                        env={"PYTHONPATH": str(REPO)})  # this checkout's llmcourse (a worktree's, not the venv's)
 
 
 def _grade_class(tmp: Path) -> dict:
@@ -139,6 +146,33 @@ def test_visible_only_cheat_passes_visible_checks_and_fails_hidden(graded):
         cell = _test_cell(nb, gid)
         assert "✔" in _text(cell), f"{gid}: the visible check should pass for the cheat"
         assert _record(graded, "cheat")["notebooks"][graded["course"].name]["cells"][gid]["score"] == 0
+
+
+@pytest.mark.parametrize("student", TAMPER_REAL)
+def test_tampering_never_gets_silent_credit(graded, student):
+    """Every test cell from the first one after the change scores 0 as `tampered`; earlier cells keep theirs."""
+    course = graded["course"]
+    record = _record(graded, student)
+    cells = record["notebooks"][course.name]["cells"]
+    flag = next(f for f in record["flags"] if f.startswith("tampered_helper"))
+    first = flag.split("[", 1)[1].split("]", 1)[0]
+    order = [c.metadata["nbgrader"]["grade_id"] for c in course.cells("test")]
+    for gid in order[order.index(first):]:
+        assert (cells[gid]["score"], cells[gid]["outcome"]) == (0, "tampered"), (gid, cells[gid])
+    assert record["score"] == pytest.approx(classgen.tests_before(course, first)), "cells before the change count"
+    assert record["status"] == "graded+flags"
+
+
+def test_tampered_cells_ran_with_the_real_helpers(graded):
+    """The guard puts the helpers back before the test, so the reviewer sees the test's real verdict."""
+    if not REAL:
+        pytest.skip("needs a course notebook with llmcourse.checks")
+    nb = _notebook(graded, "tamper_runner_alias")
+    first = graded["course"].cells("test")[0].metadata["nbgrader"]["grade_id"]
+    errors = [o for o in _test_cell(nb, first).get("outputs", []) if o.get("output_type") == "error"]
+    assert errors and "not implemented yet" in errors[0]["evalue"], errors
+    detail = _record(graded, "tamper_runner_alias")["notebooks"][graded["course"].name]["cells"][first]["detail"]
+    assert "with them put back the test error" in detail, detail
 
 
 def test_kernel_failures_cost_only_their_own_exercise(graded):
@@ -246,8 +280,9 @@ def test_outputs_csv_feedback_report(graded):
             assert "BEGIN HIDDEN TESTS" not in html and "<script" not in html.lower()
     report = (out / "report.html").read_text()
     assert "data:image/png;base64," in report
-    for student in ("segfault", "warning", "duplicated"):
+    for student in ("segfault", "warning", "duplicated", "tamper_namespace"):
         assert f"<td>{student}</td>" in report
+    assert "tampered_helper" in rows["tamper_namespace"]["flags"] and "tampered_helper" in report
 
 
 def test_rerun_is_idempotent_and_reuses_every_student(graded):

@@ -15,8 +15,9 @@ import pytest
 
 from autograde import collect as collect_mod
 from autograde.execute import CellRun
-from autograde.grade import GradeOptions, Interrupted, grade
+from autograde.grade import GradeOptions, Interrupted, exposure, grade
 from autograde.gradebook import GradebookStore
+from autograde.guard import guard_plan, read_names
 from autograde.prevalidate import load_release, parse_notebook, prepare
 from autograde.sandbox import probe_bwrap
 from autograde.scan import scan_source
@@ -64,6 +65,27 @@ def _opts(course: classgen.Course, out: Path, **kw) -> GradeOptions:
     ("open('../other/notebook.ipynb')", "path_outside"),
     ("import os\nos.environ.get('NBGRADER_EXECUTION')", "grading_detection"),
     ("def f(:\n    pass", "syntax_error"),
+    # issue 12: the modules the tests rely on, whatever name they are reached by
+    ("import numpy as xx\nxx.allclose = lambda *a, **k: True", "monkeypatch"),
+    ("import numpy.testing as t\nt.assert_allclose = lambda *a, **k: None", "monkeypatch"),
+    ("from numpy import testing as t\nt.assert_array_equal = None", "monkeypatch"),
+    ("from llmcourse import checks as c\nc.attention._core.run = lambda *a, **k: None", "monkeypatch"),
+    ("from llmcourse.checks import _core as k\nk.run = lambda *a, **k: None", "monkeypatch"),
+    ("import sys\nm = sys.modules['llmcourse.checks._core']\nsetattr(m, 'run', None)", "monkeypatch"),
+    ("import sys\nsetattr(sys.modules['numpy'], 'allclose', None)", "monkeypatch"),
+    ("import sys\nsys.modules.update({'numpy': None})", "monkeypatch"),
+    ("from llmcourse.checks import _core as k\nk.run.__code__ = (lambda *a: None).__code__", "monkeypatch"),
+    ("f = np.allclose\nf.__code__ = (lambda *a, **k: True).__code__", "monkeypatch"),
+    ("import numpy as q\nq.__dict__['allclose'] = 1", "monkeypatch"),
+    ("import numpy as q\nvars(q)['allclose'] = 1", "monkeypatch"),
+    ("import numpy as q\nvars(q).update(allclose=1)", "monkeypatch"),
+    ("import importlib\nm = importlib.import_module('numpy')\nm.allclose = 1", "monkeypatch"),
+    ("object.__setattr__(__import__('numpy'), 'allclose', 1)", "monkeypatch"),
+    ("import builtins as b\nb.abs = lambda x: 0", "monkeypatch"),
+    ("def isinstance(obj, cls):\n    return True", "monkeypatch"),
+    ("abs = lambda x: 0", "monkeypatch"),
+    ("class _F:\n    allclose = staticmethod(lambda *a: True)\n\n\nnp = _F()", "monkeypatch"),
+    ("import _llmcourse_guard as g\ng.verify = print", "monkeypatch"),
 ])
 def test_scan_flags(source, rule):
     assert rule in {f.rule for f in scan_source(source)}, scan_source(source)
@@ -75,9 +97,19 @@ def test_scan_flags(source, rule):
     "import math\nanswer = math.log(48)",
     "counts = np.zeros((V, V), dtype=np.int64)\nnp.add.at(counts, (ids[:-1], ids[1:]), 1)",
     "with open('notes.txt', 'w') as fh:\n    fh.write('ok')",
+    "import numpy as xx\nrng = xx.random.default_rng(0)\nrng.shuffle(a)\nx = xx.zeros(3)\nx.shape = (3, 1)",
+    "def f(x):\n    max = x.max()\n    return max",
+    "import numpy.testing as npt\nnpt.assert_allclose(np.ones(2), np.ones(2))\nt = npt",
 ])
 def test_scan_ignores_ordinary_code(source):
-    assert scan_source(source) == []
+    assert [f for f in scan_source(source) if f.rule == "monkeypatch"] == []
+
+
+def test_scan_aliases_carry_from_cell_to_cell():
+    aliases: dict[str, str] = {}
+    assert scan_source("import numpy.testing as tt", aliases) == []
+    assert [f.rule for f in scan_source("tt.assert_allclose = None", aliases)] == ["monkeypatch"]
+    assert scan_source("tt.assert_allclose = None") == [], "without the earlier cell the name is unknown"
 
 
 @pytest.mark.parametrize("assignment", ["00_welcome", "01_attention"])
@@ -116,6 +148,68 @@ def test_warning_policy():
     score, _ = score_test("t", 4, _run([{"output_type": "execute_result", "data": {"text/plain": "1.5"},
                                           "metadata": {}, "execution_count": 1}]))
     assert (score.score, score.outcome) == (1.5, "partial")
+    tampered = _run([{"output_type": "stream", "name": "stdout", "text": "✔ all passed\n"}])
+    tampered.tamper = "before test cell t: numpy.allclose was replaced"
+    score, _ = score_test("t", 2, tampered)
+    assert (score.score, score.outcome, score.review) == (0, "tampered", True)
+    assert "the test passed" in score.detail
+
+
+# --------------------------------------------------------------------------- helper guard
+def test_guard_plan_reads_the_instructor_notebook(tiny):
+    book = load_release(tiny.assignment, tiny.root / "solutions", tiny.root / "course")[0]
+    plan = guard_plan(book)
+    assert plan.aliases == {"math": "math", "np": "numpy"}, "the names the tests read, bound as the setup binds them"
+    assert {"numpy", "math", "builtins", "llmcourse.checks._core"} <= set(plan.modules)
+    assert read_names("from llmcourse.checks import _core\n_x = abs(np.ones(2))\n"
+                      "def f(len):\n    return len\n_core.run(f)") == ["abs", "np"]
+
+
+GUARD_CASES = {
+    "numpy alias": ("import numpy as xx\nxx.mean = lambda *a, **k: 4.5", "numpy.mean was replaced"),
+    "sys.modules setattr": ("import sys\nsetattr(sys.modules['math'], 'isclose', lambda *a, **k: True)",
+                            "math.isclose was replaced"),
+    "__dict__ write": ("import math as m\nm.__dict__['isclose'] = lambda *a, **k: True", "math.isclose was replaced"),
+    "__code__ swap": ("import numpy as xx\nxx.mean._implementation.__code__ = (lambda *a, **k: 4.5).__code__",
+                      "mean: code or defaults were changed"),
+    "builtins": ("import builtins\nbuiltins.abs = lambda x: 0", "builtins.abs was replaced"),
+    "shadowed builtin": ("def isinstance(*a):\n    return True", "hiding the builtin"),  # read by answer_test
+    "namespace": ("class _N:\n    mean = staticmethod(lambda *a: 4.5)\n\n\nnp = _N()", "'np' is not what the tests"),
+    "fake guard": ("import sys, types\ng = types.ModuleType('g')\ng.verify = lambda *a: 'x'\n"
+                   "sys.modules['_llmcourse_guard'] = g", "not signed"),
+    "inside the answer": ("", "while test cell mean_test ran: numpy.mean was replaced"),
+    "guard called by the student": ("import numpy as xx\nxx.mean = lambda *a, **k: 4.5\nimport _llmcourse_guard\n"
+                                    "_llmcourse_guard.verify('x', [])", "numpy.mean was replaced"),
+}
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("case", list(GUARD_CASES))
+def test_guard_catches_tampering_and_scores_it_zero(tiny, case):
+    from autograde.execute import ExecSettings, execute_notebook
+    from autograde.sandbox import SandboxConfig
+    from autograde.scoring import score_notebook
+
+    source, expected = GUARD_CASES[case]
+    nb = classgen.correct(tiny)
+    first = "answer_test" if case == "shadowed builtin" else "mean_test"
+    if source:
+        nb = classgen._before_test(nb, first, source)
+    else:  # a wrong answer that changes numpy while the test runs it
+        nb.cells[[c.metadata.get("nbgrader", {}).get("grade_id") for c in nb.cells].index("mean")].source = (
+            "def mean(xs):\n    import numpy\n    numpy.mean = lambda *a, **k: 4.5\n    return 0.75\n")
+    book, p = _prepared(tiny, nb)
+    protected = [classgen.REPO / "solutions", classgen.REPO / "tests"]
+    config = SandboxConfig(mode="none" if SANDBOX_MISSING else "bwrap", assignment=tiny.assignment,
+                           expose=[] if SANDBOX_MISSING else exposure(["llmcourse"], protected),
+                           protected=[str(p) for p in protected], env={"PYTHONPATH": str(classgen.REPO)})
+    run = execute_notebook(p.notebook, config, ExecSettings(cell_timeout=30), guard=guard_plan(book))
+    scores = score_notebook(book, run)
+    want = {"add_test": 2, "mean_test": 3 if first == "answer_test" else 0, "answer_test": 0}
+    assert {g: c.score for g, c in scores.cells.items()} == want, scores
+    assert scores.cells[first].outcome == "tampered"
+    flag = next(f for f in scores.flags if f.code == "tampered_helper")
+    assert flag.cell == first and expected in flag.detail, flag
 
 
 # --------------------------------------------------------------------------- pre-validation
