@@ -349,8 +349,9 @@ def _in_function(nb: nbformat.NotebookNode, gid: str, imports: str, line: str) -
 
 
 def _extra_cell(nb: nbformat.NotebookNode, source: str) -> nbformat.NotebookNode:
-    first_code = next(i for i, c in enumerate(nb.cells) if c.cell_type == "code")
-    nb.cells.insert(first_code + 1, nbformat.v4.new_code_cell(source))
+    """Insert a student cell right before the first graded cell, after every setup cell (imports, term table)."""
+    first_graded = next(i for i, c in enumerate(nb.cells) if c.metadata.get("nbgrader", {}).get("grade_id"))
+    nb.cells.insert(first_graded, nbformat.v4.new_code_cell(source))
     return nb
 
 
