@@ -220,14 +220,27 @@ def verify(fn: Callable) -> None:
                  torch.Generator().manual_seed(seed))
         return [int(t) for t in out]
 
+    def call_many(p: list, q: list, drafts: list, n: int) -> Any:
+        seen = set()
+        for seed in range(n):
+            seen.update(call(p, q, drafts, seed))
+        return tuple(sorted(seen))
+
+    def either(many: bool, *args: Any) -> Any:
+        return call_many(*args) if many else call(*args)
+
     one_hot = [[0.0, 1.0, 0.0], [0.0, 0.0, 1.0], [1.0, 0.0, 0.0]]
-    run("verify", call, [
+    run("verify", either, [
         # q == p: every draft accepted (p/q = 1), then the bonus token from p[k] = one-hot 0
-        Case("draft equals target: all accepted, plus the bonus", (one_hot, one_hot[:2], [1, 2], 0),
+        Case("draft equals target: all accepted, plus the bonus", (False, one_hot, one_hot[:2], [1, 2], 0),
              expected=[1, 2, 0]),
         # p(x0) = 0: rejected; the residual max(0, p - q) = [0, 1, 0] gives token 1; stop there
-        Case("first draft impossible for the target", (one_hot, [[1.0, 0.0, 0.0], [0.0, 0.0, 1.0]], [0, 2], 1),
-             expected=[1]),
+        Case("first draft impossible for the target",
+             (False, one_hot, [[1.0, 0.0, 0.0], [0.0, 0.0, 1.0]], [0, 2], 1), expected=[1]),
+        # p = [0, 1/2, 1/2], q = [1/2, 1/2, 0], draft 0: always rejected (p(0) = 0); the residual is
+        # max(0, p - q) = [0, 0, 1/2] -> token 2 only. Sampling from p instead gives 1 half of the time.
+        Case("rejection resamples from the residual (200 seeds)",
+             (True, [[0.0, 0.5, 0.5], [1.0, 0.0, 0.0]], [[0.5, 0.5, 0.0]], [0], 200), expected=(2,)),
     ])
 
 
