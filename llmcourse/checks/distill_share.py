@@ -39,6 +39,9 @@ def soft_log_probs(fn: Callable) -> None:
         # the same row doubled, at T = 2, shifted by 1000: still [1/4, 3/4]
         Case("[1000, 1000 + 2 ln 3] at T = 2 (overflow?)", ([1000.0, 1000.0 + 2 * LN3], 2.0),
              expected=np.log([0.25, 0.75]), rtol=1e-9, atol=1e-9),
+        # softmax([0, -1000]) = [1, e^-1000]: log-probs [0, -1000] (a softmax underflows to 0 there, its log to -inf)
+        Case("[0, -1000] at T = 1 (log of an underflowed softmax?)", ([0.0, -1000.0], 1.0),
+             expected=np.array([0.0, -1000.0]), rtol=1e-9, atol=1e-9),
         Case("all-equal logits near -1000, T = 0.1, two rows", ([[-1000.0] * 3, [5.0] * 3], 0.1),
              expected=np.full((2, 3), -math.log(3)), rtol=1e-9, atol=1e-9),
     ])
@@ -95,6 +98,9 @@ def distill_loss(fn: Callable) -> None:
         # 0.5 * 0.130812 + 0.5 * (-ln 1/2) = 0.065406 + 0.346574
         Case("T = 1, alpha = 0.5, target 1", ([[0.0, 0.0]], [[0.0, LN3]], [1], 1.0, 0.5),
              expected=0.5 * 0.13081203594113697 + 0.5 * LN2, rtol=1e-7, atol=1e-9),
+        # alpha weighs the soft term: 0.25 * 0.130812 + 0.75 * ln 2
+        Case("T = 1, alpha = 0.25, target 1", ([[0.0, 0.0]], [[0.0, LN3]], [1], 1.0, 0.25),
+             expected=0.25 * 0.13081203594113697 + 0.75 * LN2, rtol=1e-7, atol=1e-9),
         # soft: T**2 KL at T = 2 = 0.065667 (row 0 of distill_kl's check); hard at T = 1: softmax([0, 2 ln 2]) =
         # [1/5, 4/5], -ln(4/5) = 0.223144; 0.5 * 0.065667 + 0.5 * 0.223144 = 0.144405
         Case("T = 2, alpha = 0.5: the hard loss stays at T = 1", ([[0.0, 2 * LN2]], [[0.0, 2 * LN3]], [1], 2.0, 0.5),

@@ -183,3 +183,10 @@ def test_stub_says_not_implemented():
     for name, _ in RIGHT:
         with pytest.raises(CheckFailed, match="not implemented yet"):
             getattr(checks.distill_share, name)(stub)
+
+
+def test_visible_checks_catch_the_log_of_softmax_and_swapped_alpha():
+    with pytest.raises(CheckFailed, match="underflowed"):
+        checks.distill_share.soft_log_probs(lambda z, T: torch.log(torch.softmax(z / T, -1)))
+    with pytest.raises(CheckFailed, match="alpha = 0.25"):
+        checks.distill_share.distill_loss(lambda zs, zt, y, T, a: distill_loss(zs, zt, y, T, 1 - a))
