@@ -102,6 +102,12 @@ FORMULAS = {
     "adam_mixed_bytes": lambda n_params: (2 + 2 + 4 + 4 + 4) * n_params,
     "transfer_seconds": lambda n_bytes, bandwidth: n_bytes / bandwidth,
     "amdahl_speedup": lambda parallel_fraction, speedup: 1 / ((1 - parallel_fraction) + parallel_fraction / speedup),
+    "shared_model_params": lambda total, n_layer, layer_params: total - (n_layer - 1) * layer_params,
+    "spec_accepted_per_round": lambda accept_rate, k: sum(accept_rate**i for i in range(1, k + 1)),
+    "spec_tokens_per_round": lambda accept_rate, k: 1 + sum(accept_rate**i for i in range(1, k + 1)),
+    "spec_tokens_linear": lambda accept_rate, k: k * accept_rate + 1,
+    "spec_speedup": lambda accept_rate, k, cost_ratio: (
+        (1 + sum(accept_rate**i for i in range(1, k + 1))) / (k * cost_ratio + 1)),
 }
 
 
