@@ -49,6 +49,12 @@
 # (small) model's, `k` the number of drafted tokens.
 
 # %%
+# The terms this module introduces, in English and Chinese (本模块术语, from llmcourse/glossary.json).
+from llmcourse import glossary
+
+glossary.show("11_distill_share")
+
+# %%
 # %matplotlib inline
 import copy
 import math
