@@ -202,7 +202,7 @@ for _shape in [(5,), (3, 4), (2, 3, 6, 6)]:
     _m_before = _m.copy()
     for _dt in (np.float32, np.float64):
         with _warnings.catch_warnings():
-            _warnings.simplefilter("error")
+            _warnings.simplefilter("error", RuntimeWarning)
             _a = additive_mask(_m, dtype=_dt)
         assert np.array_equal(_m, _m_before), "additive_mask must not modify its input"
         assert isinstance(_a, np.ndarray) and _a.shape == _shape, f"expected shape {_shape}"
@@ -296,7 +296,7 @@ for _lead, _T_q, _T_k, _d_k, _d_v, _kind in _configs:
         _mask[..., 0] = True
     _mask_before = _mask.copy()
     with _warnings.catch_warnings():
-        _warnings.simplefilter("error")
+        _warnings.simplefilter("error", RuntimeWarning)
         _out, _w = masked_attention(_q, _k, _v, _mask)
         _out_n, _w_n = masked_attention(_q, _k, _v)
     assert np.array_equal(_mask, _mask_before), "masked_attention must not modify the mask"
@@ -336,7 +336,7 @@ _q[..., -1] = _L * np.array([1.0, -1.0, 1.2, -0.8, 0.3])
 _k[..., -1] = _L
 for _m in (np.indices((5, 7))[1] <= 2 + np.indices((5, 7))[0], None):
     with _warnings.catch_warnings():
-        _warnings.simplefilter("error")
+        _warnings.simplefilter("error", RuntimeWarning)
         _out, _w = masked_attention(_q, _k, _v, _m)
     _ro, _rw = _ref_attention(_q, _k, _v, _m)
     assert np.allclose(_w, _rw, rtol=1e-7, atol=1e-9) and np.allclose(_out, _ro, rtol=1e-7, atol=1e-9), (
@@ -350,7 +350,7 @@ _v = _rng.standard_normal((5, 2))
 _mask = np.array([True, False, True, True, True])
 _ro, _rw = _ref_attention(_q, _k, _v, _mask)
 with _warnings.catch_warnings():
-    _warnings.simplefilter("error")
+    _warnings.simplefilter("error", RuntimeWarning)
     _out, _w = masked_attention(_q, _k, _v, _mask)
 assert np.allclose(_w, _rw, atol=1e-12) and np.allclose(_out, _ro, atol=1e-12), (
     "a blocked key scoring 2000 above the others: the allowed weights underflowed (block the key BEFORE "
@@ -636,7 +636,7 @@ def _ref_safe(q, k, v, mask):
 
 def _call_safe(*args):
     with _warnings.catch_warnings():
-        _warnings.simplefilter("error")
+        _warnings.simplefilter("error", RuntimeWarning)
         out, w = safe_masked_attention(*args)
     out, w = np.asarray(out), np.asarray(w)
     assert np.all(np.isfinite(out)) and np.all(np.isfinite(w)), "NaN or inf in the output or the weights"
