@@ -346,6 +346,7 @@ def _call(fn, *args, **kwargs):
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         got = fn(*args, **kwargs)
+    caught = [w for w in caught if issubclass(w.category, RuntimeWarning)]  # numerical ones only
     assert not caught, f"{fn.__name__} emitted a warning: {caught[0].message}"
     return got
 
@@ -377,6 +378,19 @@ _cases.append(_core.Case("square mask, T_q = T_k = d_k", (_q[:, :, :6], _k[:, :6
 _q32, _k32, _v32 = (a.astype(np.float32) for a in (_q, _k, _v))
 _cases.append(_core.Case("float32 inputs with a mask", (_q32, _k32, _v32), {"mask": _m},
                          expected=_ref_attention(_q32, _k32, _v32, _m), rtol=1e-4, atol=1e-5))
+# Scores near +-1000 (an overflow test): the last feature of every key is L and that of query i is a_i * L,
+# so row i of the scores gets its own offset a_i * L^2 / sqrt(d_k) = 1000 a_i (positive and negative, rows
+# far apart) while the spread inside a row stays about 1. Exponentiating without the row max overflows or
+# gives 0 / 0; shifting by one max for the whole array underflows the other rows.
+_L = math.sqrt(1000.0 * math.sqrt(8))
+_q, _k, _v = _rng.standard_normal((2, 5, 8)), _rng.standard_normal((2, 7, 8)), _rng.standard_normal((2, 7, 3))
+_q[..., -1] = _L * np.array([1.0, -1.0, 1.2, -0.8, 0.3])
+_k[..., -1] = _L
+_cases.append(_core.Case("scores near +-1000, each row its own offset (overflow)", (_q, _k, _v),
+                         expected=_ref_attention(_q, _k, _v), rtol=1e-7, atol=1e-9))
+_m = _random_mask(_rng, (5, 7))
+_cases.append(_core.Case("scores near +-1000 with a mask", (_q, _k, _v), {"mask": _m},
+                         expected=_ref_attention(_q, _k, _v, _m), rtol=1e-7, atol=1e-9))
 _core.run("scaled_dot_product_attention (hidden)", scaled_dot_product_attention, _cases, quiet=True)
 
 # Masked keys get no weight at all, and the weights left sum to 1.
@@ -532,6 +546,7 @@ def _quiet(*args):
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         got = score_variance(*args)
+    caught = [w for w in caught if issubclass(w.category, RuntimeWarning)]  # numerical ones only
     assert not caught, f"score_variance emitted a warning: {caught[0].message}"
     assert isinstance(got, (tuple, list)) and len(got) == 2, f"expected (var_unscaled, var_scaled), got {got!r}"
     return float(got[0]), float(got[1])

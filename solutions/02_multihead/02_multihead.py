@@ -310,9 +310,30 @@ def _random_params(C_in, C_kv, rng):
             "Wo": rng.standard_normal((C_in, C_in)) / math.sqrt(C_in), "bo": 0.5 * rng.standard_normal(C_in)}
 
 
-for _B, _T, _C, _nh in [(2, 6, 12, 3), (1, 4, 16, 4), (3, 5, 8, 1), (2, 3, 6, 6), (2, 4, 32, 4), (1, 8, 24, 8)]:
+def _loud(p, n_head, n_kv_head):
+    """The same params, but query head h's scores all get the offset a_h * 1000 (a_h = 1, -1, 1.2, -0.8, ...).
+
+    The first feature of every head loses its input weights and gets a bias instead: L in the keys and
+    a_h * L in the queries, so q . k / sqrt(d_head) gains a_h * L^2 / sqrt(d_head) for every key alike,
+    while the spread inside a row stays moderate. An overflow test for the softmax inside, not saturation.
+    """
+    p = {n: a.copy() for n, a in p.items()}
+    d_head = p["Wq"].shape[0] // n_head
+    L = math.sqrt(1000.0 * math.sqrt(d_head))
+    for g in range(n_kv_head):
+        p["Wk"][:, g * d_head], p["bk"][g * d_head] = 0.0, L
+    for h, a in enumerate(np.resize([1.0, -1.0, 1.2, -0.8], n_head)):
+        p["Wq"][:, h * d_head], p["bq"][h * d_head] = 0.0, a * L
+    return p
+
+
+
+for _B, _T, _C, _nh, _big in [(2, 6, 12, 3, False), (1, 4, 16, 4, False), (3, 5, 8, 1, False), (2, 3, 6, 6, False),
+                              (2, 4, 32, 4, False), (1, 8, 24, 8, False), (2, 5, 16, 4, True), (1, 6, 12, 1, True)]:
     _x = _rng.standard_normal((_B, _T, _C))
     _p = _random_params(_C, _C, _rng)
+    if _big:  # scores near +-1000: an overflow test
+        _p = _loud(_p, _nh, _nh)
     _mha = torch.nn.MultiheadAttention(_C, _nh, batch_first=True, dtype=torch.float64).eval()
     with torch.no_grad():
         _mha.in_proj_weight.copy_(torch.from_numpy(np.concatenate([_p["Wq"].T, _p["Wk"].T, _p["Wv"].T])))
@@ -488,11 +509,32 @@ def _random_params(C_in, C_kv, rng):
             "Wo": rng.standard_normal((C_in, C_in)) / math.sqrt(C_in), "bo": 0.5 * rng.standard_normal(C_in)}
 
 
-for _B, _T, _C, _nh, _nkv in [(2, 5, 16, 4, 2), (1, 6, 24, 6, 3), (2, 4, 16, 8, 2), (2, 5, 12, 4, 1),
-                              (1, 3, 12, 3, 3), (1, 7, 32, 8, 4)]:
+def _loud(p, n_head, n_kv_head):
+    """The same params, but query head h's scores all get the offset a_h * 1000 (a_h = 1, -1, 1.2, -0.8, ...).
+
+    The first feature of every head loses its input weights and gets a bias instead: L in the keys and
+    a_h * L in the queries, so q . k / sqrt(d_head) gains a_h * L^2 / sqrt(d_head) for every key alike,
+    while the spread inside a row stays moderate. An overflow test for the softmax inside, not saturation.
+    """
+    p = {n: a.copy() for n, a in p.items()}
+    d_head = p["Wq"].shape[0] // n_head
+    L = math.sqrt(1000.0 * math.sqrt(d_head))
+    for g in range(n_kv_head):
+        p["Wk"][:, g * d_head], p["bk"][g * d_head] = 0.0, L
+    for h, a in enumerate(np.resize([1.0, -1.0, 1.2, -0.8], n_head)):
+        p["Wq"][:, h * d_head], p["bq"][h * d_head] = 0.0, a * L
+    return p
+
+
+
+for _B, _T, _C, _nh, _nkv, _big in [(2, 5, 16, 4, 2, False), (1, 6, 24, 6, 3, False), (2, 4, 16, 8, 2, False),
+                                    (2, 5, 12, 4, 1, False), (1, 3, 12, 3, 3, False), (1, 7, 32, 8, 4, False),
+                                    (2, 5, 24, 4, 2, True)]:
     _dh = _C // _nh
     _x = _rng.standard_normal((_B, _T, _C))
     _p = _random_params(_C, _nkv * _dh, _rng)
+    if _big:  # scores near +-1000: an overflow test
+        _p = _loud(_p, _nh, _nkv)
     _xt = {_n: torch.from_numpy(_a) for _n, _a in _p.items()}
     _xx = torch.from_numpy(_x)
     _q = (_xx @ _xt["Wq"] + _xt["bq"]).view(_B, _T, _nh, _dh).transpose(1, 2)

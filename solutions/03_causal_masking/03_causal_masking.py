@@ -208,7 +208,7 @@ for _shape in [(5,), (3, 4), (2, 3, 6, 6)]:
     _m_before = _m.copy()
     for _dt in (np.float32, np.float64):
         with _warnings.catch_warnings():
-            _warnings.simplefilter("error")
+            _warnings.simplefilter("error", RuntimeWarning)
             _a = additive_mask(_m, dtype=_dt)
         assert np.array_equal(_m, _m_before), "additive_mask must not modify its input"
         assert isinstance(_a, np.ndarray) and _a.shape == _shape, f"expected shape {_shape}"
@@ -302,7 +302,7 @@ for _lead, _T_q, _T_k, _d_k, _d_v, _kind in _configs:
         _mask[..., 0] = True
     _mask_before = _mask.copy()
     with _warnings.catch_warnings():
-        _warnings.simplefilter("error")
+        _warnings.simplefilter("error", RuntimeWarning)
         _out, _w = masked_attention(_q, _k, _v, _mask)
         _out_n, _w_n = masked_attention(_q, _k, _v)
     assert np.array_equal(_mask, _mask_before), "masked_attention must not modify the mask"
@@ -333,6 +333,34 @@ _k2, _v2 = _k.copy(), _v.copy()
 _k2[3], _v2[3] = -30.0, 1e6
 _out2, _ = masked_attention(_q, _k2, _v2, _mask)
 assert np.allclose(_out2, _out, atol=1e-9), "changing a blocked key or value changed the output"
+# Overflow tests. Scores near +-1000, each row its own offset: the last feature of every key is L and that of
+# query i is a_i * L, so row i gains a_i * L^2 / sqrt(d_k) = 1000 a_i for every key alike while the spread
+# inside the row stays about 1 (the weights are far from one-hot).
+_L = np.sqrt(1000.0 * np.sqrt(8))
+_q, _k, _v = _rng.standard_normal((2, 5, 8)), _rng.standard_normal((2, 7, 8)), _rng.standard_normal((2, 7, 3))
+_q[..., -1] = _L * np.array([1.0, -1.0, 1.2, -0.8, 0.3])
+_k[..., -1] = _L
+for _m in (np.indices((5, 7))[1] <= 2 + np.indices((5, 7))[0], None):
+    with _warnings.catch_warnings():
+        _warnings.simplefilter("error", RuntimeWarning)
+        _out, _w = masked_attention(_q, _k, _v, _m)
+    _ro, _rw = _ref_attention(_q, _k, _v, _m)
+    assert np.allclose(_w, _rw, rtol=1e-7, atol=1e-9) and np.allclose(_out, _ro, rtol=1e-7, atol=1e-9), (
+        f"scores near +1000 and -1000 ({'a cached causal mask' if _m is not None else 'no mask'}): wrong or "
+        "non-finite result (subtract each row's maximum before np.exp)")
+# a blocked key scoring 2000 above the allowed ones: the row maximum must be taken over the allowed keys
+_q = np.ones((3, 4))
+_k = _rng.standard_normal((5, 4))
+_k[1] = 1000.0
+_v = _rng.standard_normal((5, 2))
+_mask = np.array([True, False, True, True, True])
+_ro, _rw = _ref_attention(_q, _k, _v, _mask)
+with _warnings.catch_warnings():
+    _warnings.simplefilter("error", RuntimeWarning)
+    _out, _w = masked_attention(_q, _k, _v, _mask)
+assert np.allclose(_w, _rw, atol=1e-12) and np.allclose(_out, _ro, atol=1e-12), (
+    "a blocked key scoring 2000 above the others: the allowed weights underflowed (block the key BEFORE "
+    "taking the row maximum and the exponential)")
 # float32 inputs
 _q, _k, _v = (_rng.standard_normal(s).astype(np.float32) for s in [(2, 3, 4), (2, 6, 4), (2, 6, 2)])
 _mask = np.indices((3, 6))[1] <= 3 + np.indices((3, 6))[0]
@@ -614,7 +642,7 @@ def _ref_safe(q, k, v, mask):
 
 def _call_safe(*args):
     with _warnings.catch_warnings():
-        _warnings.simplefilter("error")
+        _warnings.simplefilter("error", RuntimeWarning)
         out, w = safe_masked_attention(*args)
     out, w = np.asarray(out), np.asarray(w)
     assert np.all(np.isfinite(out)) and np.all(np.isfinite(w)), "NaN or inf in the output or the weights"
@@ -659,6 +687,18 @@ _ro, _rw = _ref_safe(_q32.astype(np.float64), _k32.astype(np.float64), _v32.asty
 _out, _w = _call_safe(_q32, _k32, _v32, _mask)
 assert np.allclose(_w, _rw, rtol=1e-4, atol=1e-6) and np.allclose(_out, _ro, rtol=1e-4, atol=1e-5), \
     "float32 inputs give wrong results"
+# scores near +-1000 (each row its own offset, as in masked_attention's test) with empty rows: overflow test
+_L = np.sqrt(1000.0 * np.sqrt(8))
+_q, _k, _v = _rng.standard_normal((2, 5, 8)), _rng.standard_normal((2, 6, 8)), _rng.standard_normal((2, 6, 3))
+_q[..., -1] = _L * np.array([1.0, -1.0, 1.2, -0.8, 0.3])
+_k[..., -1] = _L
+_mask = _rng.random((2, 5, 6)) < 0.6
+_mask[:, [0, 2, 3, 4], 0] = True
+_mask[:, 1] = False
+_ro, _rw = _ref_safe(_q, _k, _v, _mask)
+_out, _w = _call_safe(_q, _k, _v, _mask)
+assert np.allclose(_w, _rw, rtol=1e-7, atol=1e-9) and np.allclose(_out, _ro, rtol=1e-7, atol=1e-9), \
+    "scores near +1000 and -1000: wrong result (subtract each row's maximum over its allowed keys)"
 # padding invariance: real positions equal the unpadded sequence alone, padded positions are 0
 _B, _T, _C = 4, 7, 6
 _x = _rng.standard_normal((_B, _T, _C))
@@ -775,6 +815,20 @@ for _B, _T_q, _T_k, _C, _Cm, _dk, _dv in [(2, 4, 6, 5, 3, 4, 2), (3, 9, 3, 4, 4,
         _out3, _ = cross_attention(_x2, _mem, _len, _Wq, _Wk, _Wv)
         assert np.allclose(np.asarray(_out3)[:, 1:], np.asarray(_out)[:, 1:], atol=1e-12), \
             f"{_where}: queries are independent; changing query 0 changed other outputs"
+# scores near +-1000 (an overflow test): the last input feature of query i is a_i and reaches the last query
+# feature with weight L; the last memory feature is 1 and reaches the last key feature with weight L, so
+# row i of the scores gains a_i * L^2 / sqrt(d_k) = 1000 a_i for every key alike.
+_L = np.sqrt(1000.0 * np.sqrt(8))
+_x, _mem = _rng.standard_normal((2, 5, 4)), _rng.standard_normal((2, 6, 3))
+_Wq, _Wk, _Wv = _rng.standard_normal((4, 8)), _rng.standard_normal((3, 8)), _rng.standard_normal((3, 3))
+_x[..., -1] = [1.0, -1.0, 1.2, -0.8, 0.3]
+_mem[..., -1] = 1.0
+_Wq[:, -1], _Wk[:, -1] = 0.0, 0.0
+_Wq[-1, -1], _Wk[-1, -1] = _L, _L
+_out, _w = cross_attention(_x, _mem, np.array([6, 3]), _Wq, _Wk, _Wv)
+_ro, _rw = _ref_cross(_x, _mem, np.array([6, 3]), _Wq, _Wk, _Wv)
+assert np.allclose(_w, _rw, rtol=1e-7, atol=1e-9) and np.allclose(_out, _ro, rtol=1e-7, atol=1e-9), \
+    "scores near +1000 and -1000: wrong or non-finite result (subtract each row's maximum before np.exp)"
 ### END HIDDEN TESTS
 
 # %% [markdown]
@@ -851,6 +905,20 @@ for _seed, (_B, _T, _C, _dk, _dv) in enumerate([(1, 1, 3, 2, 2), (2, 5, 4, 3, 2)
     _x3[:, -1] += 1.0
     assert not np.allclose(np.asarray(causal_self_attention(_x3, _Wq, _Wk, _Wv))[:, -1], _out[:, -1]), \
         f"{_where}: the last position must depend on its own input"
+# scores near +-1000 (an overflow test): feature -2 of token t is a_t and reaches the last query feature with
+# weight L, feature -1 is 1 and reaches the last key feature with weight L, so row t of the scores gains
+# a_t * L^2 / sqrt(d_k) = 1000 a_t for every key alike; the spread inside a row stays moderate.
+_rng = np.random.default_rng(320)
+_L = np.sqrt(1000.0 * np.sqrt(8))
+_x = _rng.standard_normal((2, 6, 5))
+_x[..., -2] = [1.0, -1.0, 1.2, -0.8, 0.3, -1.1]
+_x[..., -1] = 1.0
+_Wq, _Wk, _Wv = _rng.standard_normal((5, 8)) / 2, _rng.standard_normal((5, 8)) / 2, _rng.standard_normal((5, 3))
+_Wq[:, -1], _Wk[:, -1] = 0.0, 0.0
+_Wq[-2, -1], _Wk[-1, -1] = _L, _L
+_out = np.asarray(causal_self_attention(_x, _Wq, _Wk, _Wv))
+assert np.allclose(_out, _ref_causal(_x, _Wq, _Wk, _Wv), rtol=1e-7, atol=1e-9), \
+    "scores near +1000 and -1000: wrong or non-finite output (subtract each row's maximum before np.exp)"
 ### END HIDDEN TESTS
 
 # %% [markdown]

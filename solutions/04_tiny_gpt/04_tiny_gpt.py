@@ -248,6 +248,16 @@ _cases = [
     _core.Case("float32 input", (_x.astype(np.float32), _w.astype(np.float32), _b.astype(np.float32)),
                expected=_ref_ln(_x, _w, _b), rtol=1e-4, atol=1e-5),
 ]
+# rows far from 0 (means +-1e4, spread about 1) and, below, an all-zero row and a constant row (variance
+# 0: the output is the bias, with no 0 / 0)
+_far = _rng.standard_normal((4, 16)) + np.array([[1e4], [-1e4], [3e3], [0.0]])
+_flat = np.array([np.zeros(16), np.full(16, -5.0)])
+_cases += [
+    _core.Case("rows with means +-1e4 (large magnitudes)", (_far, _w, _b), expected=_ref_ln(_far, _w, _b),
+               rtol=1e-6, atol=1e-6),
+    _core.Case("an all-zero row and a constant row: the output is the bias", (_flat, _w, _b),
+               expected=_ref_ln(_flat, _w, _b), rtol=1e-9, atol=1e-10),
+]
 _core.run("layer_norm (hidden)", layer_norm, _cases, quiet=True)
 ### END HIDDEN TESTS
 
@@ -291,6 +301,15 @@ np.testing.assert_allclose(gelu(_x), _ref_gelu(_x), rtol=1e-7, atol=1e-9, err_ms
 _x32 = np.random.default_rng(43).standard_normal(50).astype(np.float32) * 3
 np.testing.assert_allclose(gelu(_x32), _ref_gelu(_x32), rtol=1e-5, atol=1e-6, err_msg="float32 input")
 assert np.asarray(gelu(_x)).shape == (7, 23)
+# large magnitudes: tanh saturates, so gelu(x) is x far right and about 0 far left (no overflow, no NaN);
+# left of -21 the sigmoid form x / (1 + exp(-2u)) overflows harmlessly to -0, so the left side stops at -20
+import warnings as _warnings
+
+_x = np.array([[10.0, -10.0, 20.0, -20.0], [30.0, 300.0, 1e4, -15.0]])
+with _warnings.catch_warnings():
+    _warnings.simplefilter("error", RuntimeWarning)
+    _got = np.asarray(gelu(_x))
+np.testing.assert_allclose(_got, _ref_gelu(_x), rtol=1e-12, atol=1e-12, err_msg="x from -20 to 1e4")
 ### END HIDDEN TESTS
 
 # %% [markdown]
@@ -398,6 +417,17 @@ for _shape, _nh in (((2, 7, 12), 3), ((5, 8), 2), ((1, 12), 4), ((2, 2, 6, 8), 4
     assert _got.shape == _shape, f"x {_shape}, n_head={_nh}: expected shape {_shape}, got {_got.shape}"
     np.testing.assert_allclose(_got, _ref_attn(_x, *_p, _nh), rtol=1e-7, atol=1e-9,
                                err_msg=f"x {_shape}, n_head={_nh}")
+# scores near +-1000 (an overflow test): feature h*d_head of q is a_h * L and of k is L for every token
+# (zero weights, bias only), so head h's scores all gain a_h * L^2 / sqrt(d_head) = 1000 a_h
+_x = _rng.standard_normal((2, 6, 12))
+_wq, _bq, _wo, _bo = _rand_attn(_rng, 12)
+_L = np.sqrt(1000.0 * np.sqrt(4))
+for _h, _a in enumerate([1.0, -1.0, 1.2]):
+    _wq[:, _h * 4] = 0.0
+    _wq[:, 12 + _h * 4] = 0.0
+    _bq[_h * 4], _bq[12 + _h * 4] = _a * _L, _L
+np.testing.assert_allclose(causal_self_attention(_x, _wq, _bq, _wo, _bo, 3), _ref_attn(_x, _wq, _bq, _wo, _bo, 3),
+                           rtol=1e-7, atol=1e-9, err_msg="scores near +1000 and -1000 (subtract the row maximum)")
 # no future leakage: changing the last tokens leaves earlier outputs alone
 _x = _rng.standard_normal((7, 12))
 _p = _rand_attn(_rng, 12)
@@ -895,6 +925,13 @@ for _p, _n in ((0.2, 2), (0.55, 2), (0.65, 6), (0.95, 6)):
 _zp = np.array([5.0, 1.0, 0.0, -1.0])
 assert _kept_mask(top_p_filter(_zp, 0.01)).tolist() == [True, False, False, False], "p=0.01 keeps the top token"
 assert _kept_mask(top_p_filter(_zp.astype(np.float32), 0.995)).sum() == 3, "float32 logits, p=0.995"
+# logits near +1000 and -1000 (an overflow test; the distribution itself is moderate)
+_z = _rng.standard_normal(30) * 2
+for _off in (1000.0, -1000.0):
+    for _p in (0.3, 0.9):
+        _got = top_p_filter(_z + _off, _p)
+        assert np.array_equal(_kept_mask(_got), _ref_top_p(_z, _p)), (
+            f"logits near {_off:+.0f}, p={_p}: kept {_kept_mask(_got).sum()} tokens, expected {_ref_top_p(_z, _p).sum()}")
 ### END HIDDEN TESTS
 
 # %% [markdown]
@@ -982,6 +1019,7 @@ _match(_z, _N, 12, "temperature 2 flattens", temperature=2.0)
 _zr = np.random.default_rng(51).standard_normal(7)
 _match(_zr, _N, 13, "temperature 0.8, top_k=4, top_p=0.7", temperature=0.8, top_k=4, top_p=0.7)
 _match(_zr.astype(np.float32), _N, 14, "float32 logits, top_k=3", top_k=3)
+_match(_zr + 1000.0, _N, 15, "logits near 1000 (overflow test), temperature 0.5", temperature=0.5)
 # temperature -> 0 approaches greedy; temperature 0 is greedy
 _zg = np.array([0.3, 1.2, 1.1, -2.0, 0.9])
 assert all(int(sample_next(_zg, np.random.default_rng(s), temperature=1e-3)) == 1 for s in range(20)), \

@@ -201,12 +201,25 @@ def _ref_block_weights(ref_block):
     return {f"{names[k.rsplit('.', 1)[0]]}.{k.rsplit('.', 1)[1]}": v for k, v in s.items()}
 
 
-def _hidden_block_case(cfg, B, T, dtype, seed, dev="cpu"):
+def _loud_qkv(qkv, C, n_head):
+    """Scores near +-1000 (an overflow test): feature h*d_head of q is a_h * L and of k is L for every token
+    (bias only), so head h's scores all gain a_h * L^2 / sqrt(d_head) = 1000 a_h; the rows stay unsaturated."""
+    d = C // n_head
+    L = math.sqrt(1000.0 * math.sqrt(d))
+    with torch.no_grad():
+        for h in range(n_head):
+            qkv.weight[h * d], qkv.bias[h * d] = 0.0, (1.0, -1.0, 1.2, -0.8)[h % 4] * L
+            qkv.weight[C + h * d], qkv.bias[C + h * d] = 0.0, L
+
+
+def _hidden_block_case(cfg, B, T, dtype, seed, dev="cpu", loud=False):
     torch.manual_seed(seed)
     ref = _lm.Block(cfg).to(dev, dtype).eval()
     with torch.no_grad():
         for p in ref.parameters():
             p.add_(torch.randn_like(p) * 0.05)
+    if loud:
+        _loud_qkv(ref.attn.qkv, cfg.d_model, cfg.n_head)
     mine = Block(cfg.d_model, cfg.n_head, cfg.d_ff, cfg.ln_eps).to(dev, dtype)
     mine.load_state_dict(_ref_block_weights(ref))
     x = torch.randn(B, T, cfg.d_model, dtype=dtype, device=dev)
@@ -229,6 +242,7 @@ for _cfg, _B, _T, _dt, _seed in ((GPTConfig(d_model=24, n_head=3, d_ff=40), 2, 9
                                  (GPTConfig(d_model=32, n_head=8), 3, 12, torch.float32, 3),
                                  (GPTConfig(d_model=16, n_head=4), 2, 1, torch.float64, 4)):
     _hidden_block_case(_cfg, _B, _T, _dt, _seed)
+_hidden_block_case(GPTConfig(d_model=16, n_head=4), 2, 7, torch.float64, 6, loud=True)
 if torch.cuda.is_available():  # GPU twin of the cases above
     _hidden_block_case(GPTConfig(d_model=32, n_head=4), 2, 10, torch.float32, 5, "cuda")
 ### END HIDDEN TESTS
@@ -466,7 +480,8 @@ class _FakeDevice:
 for _warm, _timed, _want in (([100.0, 50.0], [4.0, 1.0, 2.0, 9.0, 3.0], 3.0),
                              ([70.0], [7.0], 7.0),
                              ([30.0, 30.0, 30.0], [2.0, 2.0, 8.0, 8.0, 8.0, 1.0, 8.0], 8.0),
-                             ([], [5.0, 6.0, 1.0], 5.0)):
+                             ([], [5.0, 6.0, 1.0], 5.0),
+                             ([9.0], [4.0, 1.0, 2.0, 9.0], 3.0)):  # an even count: the mean of the middle two
     _dev = _FakeDevice(_warm + _timed, launch=0.001)
     _got = time_it(_dev.fn, repeat=len(_timed), warmup=len(_warm), sync=_dev.sync, clock=_dev.clock)
     assert _dev.calls == len(_warm) + len(_timed), f"fn called {_dev.calls} times, expected warmup + repeat"
@@ -592,12 +607,15 @@ checks.pytorch_gpu.forward_cached(forward_cached, load_gpt, KVCache)
 import llmcourse.model as _lm
 
 
-def _random_gpt(seed, dtype=torch.float64, **cfg_kwargs):
+def _random_gpt(seed, dtype=torch.float64, loud=False, **cfg_kwargs):
     torch.manual_seed(seed)
     ref = _lm.TinyGPT(_lm.GPTConfig(**cfg_kwargs))
     with torch.no_grad():
         for p in ref.parameters():
             p.add_(torch.randn_like(p) * 0.05)
+    if loud:  # scores near +-1000 in every block (see _loud_qkv in the Block test): an overflow test
+        for b in ref.blocks:
+            _loud_qkv(b.attn.qkv, ref.config.d_model, ref.config.n_head)
     cfg, prm = _lm.to_numpy(ref)
     return load_gpt(cfg, prm).to(dtype), ref.to(dtype).eval()
 
@@ -633,6 +651,8 @@ for _trial in range(3):
     _T0 = int(torch.randint(1, 20, (1,), generator=_g))
     _n = int(torch.randint(3, 30, (1,), generator=_g))
     _check_chunks(_m, _r, [_T0] + [1] * _n, 1, 10 + _trial)
+_m, _r = _random_gpt(14, loud=True, vocab_size=20, block_size=32, n_layer=2, n_head=4, d_model=16)
+_check_chunks(_m, _r, [6, 1, 1, 3, 1], 2, 30)
 # the course checkpoint in float32 and the tolerance of the issue
 _check_chunks(load_gpt(config, params), reference, [17] + [1] * 40, 1, 20)
 if torch.cuda.is_available():
@@ -982,6 +1002,15 @@ for _trial in range(40):
     _want = _best_cost(_sz, _th, _td, _budget)
     assert abs(_cost(_pl, _th, _td) - _want) < 1e-9, (
         f"sizes {_sz}, host {_th}, device {_td}, budget {_budget}: total {_cost(_pl, _th, _td):.3f}, best {_want:.3f}")
+# edges: layers of 0 MiB (free to place, even with budget 0), a budget filled exactly, a layer slower on the device
+for _sz, _th, _td, _budget in (([0, 5, 3, 0], [2.0, 5.0, 4.0, 1.0], [1.0, 1.0, 1.0, 3.0], 8),
+                               ([0, 2], [3.0, 3.0], [1.0, 1.0], 0), ([4, 4], [2.0, 3.0], [1.0, 1.0], 8)):
+    _pl = list(place_layers(list(_sz), list(_th), list(_td), _budget))
+    _want = _best_cost(_sz, _th, _td, _budget)
+    assert sum(s for s, p in zip(_sz, _pl, strict=True) if p == "device") <= _budget, f"sizes {_sz}: over budget"
+    assert abs(_cost(_pl, _th, _td) - _want) < 1e-9, (
+        f"sizes {_sz}, host {_th}, device {_td}, budget {_budget}: got {_pl} (total {_cost(_pl, _th, _td):.3f}), "
+        f"best {_want:.3f} (a layer fits when its size is <= the budget left; 0 MiB always fits)")
 ### END HIDDEN TESTS
 
 # %% [markdown]

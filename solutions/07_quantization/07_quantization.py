@@ -142,6 +142,12 @@ _bits = np.array([0x3F808000, 0x3F818000, 0xBF808000, 0xBF818000, 0x40490FDB, 0x
 _t = _bits.view(np.float32)
 _ref_t = torch.from_numpy(_t.copy()).to(torch.bfloat16).float().numpy()
 assert np.array_equal(round_to_bf16(_t.copy()), _ref_t), "ties to even / overflow to inf"
+# tiny values, float32 subnormals (bf16 keeps fewer mantissa bits there) and signed zeros, bit for bit
+_t = np.array([1e-30, -3e-35, 1e-40, -2.5e-39, 1.1754944e-38, 1.0000001e-38, 5e-45, -0.0, 0.0], dtype=np.float32)
+_ref_t = torch.from_numpy(_t.copy()).to(torch.bfloat16).float().numpy()
+_got = np.asarray(round_to_bf16(_t.copy()), dtype=np.float32)
+assert np.array_equal(_got.view(np.uint32), _ref_t.view(np.uint32)), (
+    f"tiny and subnormal values: expected {_ref_t}, got {_got} (round the bits; frexp keeps too many bits)")
 ### END HIDDEN TESTS
 
 # %% [markdown]
@@ -219,7 +225,7 @@ for _shape, _bits, _axis in (((24, 10), 8, 0), ((24, 10), 8, 1), ((9, 31), 4, No
                              ((40, 16), 3, 0)):
     _w = (_rng.standard_normal(_shape) * _rng.uniform(0.1, 3, _shape[-1])).astype(np.float32)
     with _warnings.catch_warnings():
-        _warnings.simplefilter("error")
+        _warnings.simplefilter("error", RuntimeWarning)
         _q, _s = quantize_absmax(_w.copy(), bits=_bits, axis=_axis)
     _rq, _rs = _ref_absmax(_w, _bits, _axis)
     assert np.asarray(_q).dtype == np.int8, f"q must be int8, got {np.asarray(_q).dtype}"
@@ -230,10 +236,13 @@ for _shape, _bits, _axis in (((24, 10), 8, 0), ((24, 10), 8, 1), ((9, 31), 4, No
 # the largest weight must map to +qmax (not wrap), a zero column must not produce NaN or warnings
 _w = np.array([[3.0, 0.0], [-1.0, 0.0], [2.9, 0.0]], dtype=np.float32)
 with _warnings.catch_warnings():
-    _warnings.simplefilter("error")
+    _warnings.simplefilter("error", RuntimeWarning)
     _q, _s = quantize_absmax(_w, bits=8, axis=0)
 assert np.array_equal(_q, np.array([[127, 0], [-42, 0], [123, 0]])), f"got {_q}"
 assert np.all(np.isfinite(_s)) and np.all(np.asarray(_s) > 0), "zero column needs a finite positive scale"
+# the largest magnitude negative: -qmax, not a clipped or halved code
+_q, _s = quantize_absmax(np.array([[-4.0, 1.0, 2.5, -1.0]], dtype=np.float32), bits=4, axis=1)
+assert np.array_equal(_q, [[-7, 2, 4, -2]]) and np.allclose(_s, 4 / 7), f"absmax is max|w| (here -4): {_q}, {_s}"
 ### END HIDDEN TESTS
 
 # %% [markdown]
@@ -310,6 +319,13 @@ assert _z == 0 and dequantize_asymmetric(_q, _s, _z)[3] == 0.0, "0 must be exact
 _w = np.array([-5.0, -3.0, -2.0], dtype=np.float32)
 _q, _s, _z = quantize_asymmetric(_w)
 assert _z == 255 and np.allclose(dequantize_asymmetric(_q, _s, _z), _w, atol=0.5 * 5 / 255 + 1e-6)
+# an all-zero tensor: hi == lo == 0, so scale 1.0 (as the text says), zero_point 0, codes 0, no warning
+with _warnings.catch_warnings():
+    _warnings.simplefilter("error", RuntimeWarning)
+    _q, _s, _z = quantize_asymmetric(np.zeros((3, 4), dtype=np.float32), 4)
+    _d = dequantize_asymmetric(_q, _s, _z)
+assert float(_s) == 1.0 and _z == 0 and np.all(np.asarray(_q) == 0), f"all zeros: got scale {_s}, zero_point {_z}"
+assert np.all(np.asarray(_d) == 0), "all zeros must come back as zeros"
 ### END HIDDEN TESTS
 
 # %% [markdown]
@@ -364,6 +380,16 @@ for _K, _N, _g, _bits in ((48, 5, 16, 4), (64, 3, 32, 4), (24, 7, 8, 8), (30, 4,
     assert np.shape(_s) == (_K // _g, _N), f"scales shape {np.shape(_s)} != {(_K // _g, _N)}"
     assert np.allclose(_s, _rs, rtol=1e-6), f"group scales wrong for K={_K}, g={_g} (group boundaries?)"
     assert np.mean(_q != _rq) < 0.005 and np.abs(_q - _rq).max() <= 1, "codes wrong"
+# an all-zero group (one column of one group) and an all-negative group: no NaN, no warning
+_w = (_rng.standard_normal((24, 3))).astype(np.float32)
+_w[8:16, 1] = 0.0
+_w[16:24, 2] = -np.abs(_w[16:24, 2]) - 0.5
+with _warnings.catch_warnings():
+    _warnings.simplefilter("error", RuntimeWarning)
+    _q, _s = quantize_groupwise(_w.copy(), 8, 4)
+_rq, _rs = _ref_group(_w, 8, 4)
+assert np.allclose(_s, _rs, rtol=1e-6) and np.array_equal(np.asarray(_q), _rq), (
+    "a group of zeros gets scale 1 and codes 0; an all-negative group maps its largest magnitude to -qmax")
 try:
     quantize_groupwise(np.ones((40, 2), dtype=np.float32), 16)
     raise AssertionError("group_size=16 with K=40 must raise ValueError")
@@ -404,7 +430,7 @@ _got = sqnr_db(_x, _x + _n)
 assert isinstance(_got, (float, np.floating)) and abs(_got - _ref) < 1e-6, f"{_got} != {_ref}"
 assert abs(sqnr_db(7 * _x, 7 * (_x + _n)) - _ref) < 1e-6, "SQNR must not depend on the scale of x"
 with _warnings.catch_warnings():
-    _warnings.simplefilter("error")
+    _warnings.simplefilter("error", RuntimeWarning)
     assert sqnr_db(_x, _x.copy()) == float("inf")
 ### END HIDDEN TESTS
 
@@ -541,7 +567,7 @@ for _seed, _shape, _bits, _ng, _n_out in _cases:
         _keep = _xd.copy()
         _amax = float(np.abs(_xd.astype(np.float64)).max())
         with _warnings.catch_warnings():
-            _warnings.simplefilter("error")
+            _warnings.simplefilter("error", RuntimeWarning)
             _ca = calibrate_clip(_xd, _bits, method="absmax")
             _cp = {p: calibrate_clip(_xd, _bits, method="percentile", pct=p) for p in (97.5, 99.0, 99.9, 100.0)}
             _cm = calibrate_clip(_xd, _bits, method="mse", n_grid=_ng)
@@ -701,7 +727,7 @@ def int8_gemv(wq_t: np.ndarray, scales: np.ndarray, x: np.ndarray) -> np.ndarray
 checks.quantization.int8_gemv(int8_gemv)
 ### BEGIN HIDDEN TESTS
 _rng = np.random.default_rng(76)
-for _N, _K in ((37, 200), (5, 64)):
+for _N, _K in ((37, 200), (5, 64), (1, 203), (3, 7)):  # K not a multiple of 4, 8 or 16 too
     _wq = _rng.integers(-127, 128, (_N, _K), dtype=np.int8)
     _sc = _rng.uniform(0.001, 0.05, _N).astype(np.float32)
     _x = _rng.standard_normal(_K).astype(np.float32)
@@ -814,7 +840,7 @@ def int4_gemv(packed: np.ndarray, scales: np.ndarray, x: np.ndarray, group_size:
 checks.quantization.int4_gemv(int4_gemv)
 ### BEGIN HIDDEN TESTS
 _rng = np.random.default_rng(78)
-for _N, _K, _g in ((11, 96, 32), (6, 64, 16), (4, 40, 40)):
+for _N, _K, _g in ((11, 96, 32), (6, 64, 16), (4, 40, 40), (3, 18, 6), (5, 10, 2)):  # 3 and 1 bytes per group
     _q = _rng.integers(-8, 8, (_N, _K), dtype=np.int8)
     _pk = ((_q[:, 0::2].astype(np.int64) & 15) | ((_q[:, 1::2].astype(np.int64) & 15) << 4)).astype(np.uint8)
     _sc = _rng.uniform(0.01, 0.2, (_N, _K // _g)).astype(np.float32)
@@ -1152,7 +1178,7 @@ for _T, _K, _N in ((6, 48, 10), (1, 300, 4)):
 _x = np.zeros((2, 8), dtype=np.float32)
 _x[1] = 1.0
 with _warnings.catch_warnings():
-    _warnings.simplefilter("error")
+    _warnings.simplefilter("error", RuntimeWarning)
     _y = w8a8_linear(_x, np.full((8, 3), 100, dtype=np.int8), np.ones((1, 3), dtype=np.float32))
 assert np.allclose(_y[0], 0) and np.allclose(_y[1], 800), f"zero token / overflow: {_y}"
 ### END HIDDEN TESTS
@@ -1215,6 +1241,18 @@ for _thr in (6.0 * 3 + 1, 1e9, 0.0):
     _r = _ref_split(_x, _w, _thr)
     assert _y.shape == (9, 6) and _y.dtype == np.float32, "shape/dtype"
     assert np.allclose(_y, _r, rtol=1e-3, atol=1e-4 * np.abs(_r).max()), f"values wrong at threshold {_thr}"
+# a negative outlier feature (its signed maximum is below 0) and a feature whose max |x| equals the threshold
+# exactly (not an outlier: the test is max |x| > threshold)
+_xn = _x.copy()
+_xn[:, 25] = -40.0 - np.abs(_rng.standard_normal(9)).astype(np.float32)
+_xn[:, 30] = np.float32(0.5) * _rng.standard_normal(9).astype(np.float32)
+_xn[2, 30] = -20.0
+for _thr in (19.0, 20.0):
+    _y = np.asarray(outlier_split_linear(_xn.copy(), _w.copy(), _thr))
+    _r = _ref_split(_xn, _w, _thr)
+    assert np.allclose(_y, _r, rtol=1e-3, atol=1e-4 * np.abs(_r).max()), (
+        f"threshold {_thr}: a feature of large NEGATIVE values is an outlier (max |x|), and one whose max |x| "
+        "equals the threshold is not")
 _exact = _x.astype(np.float64) @ _w.astype(np.float64)
 _e_split = np.abs(outlier_split_linear(_x, _w, 19.0) - _exact).max()
 _e_plain = np.abs(outlier_split_linear(_x, _w, 1e9) - _exact).max()

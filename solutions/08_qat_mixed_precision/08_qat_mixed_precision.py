@@ -293,18 +293,23 @@ checks.qat.quant_linear(QuantLinear)
 torch.manual_seed(3)
 for _in, _out_f, _bits, _gs in [(16, 8, 3, None), (32, 12, 2, 8), (24, 5, 4, 12)]:
     _lin = nn.Linear(_in, _out_f)
+    _g = _in if _gs is None else _gs
     with torch.no_grad():
         _lin.weight.mul_(torch.logspace(-1, 1, _out_f)[:, None])
+        _lin.weight[1] = 0.0  # an all-zero output row: its scale needs the guard (no 0 / 0)
+        _lin.weight[3, _in - _g:] = 0.0  # an all-zero group (the whole row when there are no groups)
+        _lin.weight[4] = -_lin.weight[4].abs() - 0.05  # a row of negatives: its absmax is a negative weight
     _ql = QuantLinear(_lin, _bits, _gs)
     _x = torch.randn(3, 4, _in)
     _y = _ql(_x)
     _qm = 2 ** (_bits - 1) - 1
-    _g = _in if _gs is None else _gs
     _wg = _lin.weight.detach().reshape(_out_f, _in // _g, _g)
     _s = _wg.abs().amax(-1, keepdim=True) / _qm
+    _s = torch.where(_s > 0, _s, torch.ones_like(_s))
     _wq = (torch.clamp(torch.round(_wg / _s), -_qm, _qm) * _s).reshape(_out_f, _in)
     _ref = _x @ _wq.T + _lin.bias.detach()
     assert _y.shape == (3, 4, _out_f), f"output shape {tuple(_y.shape)}"
+    assert torch.isfinite(_y).all(), "NaN in the output: an all-zero row or group needs a scale that is not 0"
     assert torch.allclose(_y, _ref, atol=1e-5), f"forward ({_in}->{_out_f}, {_bits} bits, groups {_gs}) is wrong"
     _up = torch.randn_like(_y)
     (_y * _up).sum().backward()
@@ -562,6 +567,18 @@ for _s in (1.0, 2.0 ** 8, 2.0 ** 16, 2.0 ** 24):
     assert isinstance(_got, float), f"return a Python float, got {type(_got).__name__}"
     assert abs(_got - _exp) < 1e-9, f"scale {_s}: expected {_exp:.4f}, got {_got:.4f}"
 assert underflow_fraction(torch.zeros(5), 4.0) == 0.0, "no nonzero gradient: return 0.0"
+# exact ties at half the smallest float16 subnormal (2**-25 rounds to even, that is to 0), just above it
+# (rounds up to 2**-24), negative values, and a value that overflows to inf (not 0)
+_gt = torch.tensor([2.0 ** -25, -(2.0 ** -25), 2.0 ** -25 * (1 + 2.0 ** -20), 2.0 ** -26, -(2.0 ** -30), 1e-30,
+                    3 * 2.0 ** -26, 1.0, -1e5, 0.0])
+_nzt = _gt != 0
+_exp = float(((_gt.half() == 0) & _nzt).sum()) / float(_nzt.sum())
+assert _exp == 5 / 9, "test set-up"
+_got = underflow_fraction(_gt, 1.0)
+assert abs(_got - _exp) < 1e-12, (
+    f"ties: 2**-25 becomes 0 in float16, 1.5 * 2**-25 becomes 2**-24; expected {_exp:.4f}, got {_got:.4f}")
+_got = underflow_fraction(_gt * 2.0 ** -10, 2.0 ** 10)
+assert abs(_got - _exp) < 1e-12, "the same gradients scaled down by 2**-10 and the scale 2**10: the same fraction"
 _got = underflow_fraction(_gr.reshape(40, 50), 1.0)
 assert abs(_got - underflow_fraction(_gr, 1.0)) < 1e-12, "any shape"
 ### END HIDDEN TESTS
@@ -883,6 +900,18 @@ for _case in range(12):
     _exp = _ref_alloc(_sens, _n, _budget)
     assert dict(_got) == _exp, f"case {_case} (widths {_widths}, budget {_budget:.0f}): expected {_exp}, got {_got}"
     assert sum(_n[_k] * _got[_k] for _k in _names) <= _budget, "over the budget"
+# exact ties: equal gains go to the first name in sorted order (the dict lists "b" first), an upgrade that
+# fills the budget exactly is allowed, and an upgrade that gains nothing or loses still happens while it fits
+_sens = {"b": {2: 1.0, 4: 0.5, 8: 0.25}, "a": {2: 1.0, 4: 0.5, 8: 0.25}, "c": {2: 0.3, 4: 0.3, 8: 0.4}}
+_n = {"a": 100, "b": 100, "c": 50}
+for _budget, _exp in [(2 * 250 + 200, {"a": 4, "b": 2, "c": 2}), (2 * 250 + 399, {"a": 4, "b": 2, "c": 4}),
+                      (2 * 250 + 400, {"a": 4, "b": 4, "c": 2}), (2 * 250 + 500, {"a": 4, "b": 4, "c": 4}),
+                      (8 * 250, {"a": 8, "b": 8, "c": 8})]:
+    assert _ref_alloc(_sens, _n, _budget) == _exp, "test set-up"
+    _got = allocate_bits(_sens, _n, _budget)
+    assert dict(_got) == _exp, (
+        f"budget {_budget} bits: expected {_exp}, got {dict(_got)} (ties go to the first name in sorted order; "
+        "used + extra <= budget_bits; a zero or negative gain is still an upgrade that fits)")
 ### END HIDDEN TESTS
 
 # %% [markdown]

@@ -90,6 +90,20 @@ WRONG = {
         "scales_q_in_place": _ATTN_SIG + (
             "    q /= np.sqrt(q.shape[-1])\n"
             "    scores = q @ np.swapaxes(k, -1, -2)\n") + _ATTN_TAIL,
+        "own_softmax_no_max_shift": _ATTN_SIG + (
+            "    scores = q @ np.swapaxes(k, -1, -2) / np.sqrt(q.shape[-1])\n"
+            "    if mask is not None:\n"
+            "        scores = np.where(mask, scores, -np.inf)\n"
+            "    w = np.exp(scores)\n"
+            "    w = w / w.sum(axis=-1, keepdims=True)\n"
+            "    return w @ v, w\n"),
+        "own_softmax_global_max_shift": _ATTN_SIG + (
+            "    scores = q @ np.swapaxes(k, -1, -2) / np.sqrt(q.shape[-1])\n"
+            "    if mask is not None:\n"
+            "        scores = np.where(mask, scores, -np.inf)\n"
+            "    w = np.exp(scores - scores.max())\n"
+            "    w = w / w.sum(axis=-1, keepdims=True)\n"
+            "    return w @ v, w\n"),
         "returns_only_out": _ATTN_SIG + (
             "    scores = q @ np.swapaxes(k, -1, -2) / np.sqrt(q.shape[-1])\n"
             "    if mask is not None:\n"
@@ -192,6 +206,13 @@ RIGHT = {
             "        scores = np.where(mask, scores, np.finfo(scores.dtype).min)\n"
             "    w = softmax(scores, axis=-1)\n"
             "    return np.matmul(w, v), w\n"),
+        "own_logsumexp_float32_kept": _ATTN_SIG + (
+            "    scores = np.einsum('...qd,...kd->...qk', q, k) / np.sqrt(q.shape[-1])\n"
+            "    if mask is not None:\n"
+            "        scores = np.where(mask, scores, -np.inf)\n"
+            "    m = scores.max(axis=-1, keepdims=True)\n"
+            "    w = np.exp(scores - (m + np.log(np.exp(scores - m).sum(axis=-1, keepdims=True))))\n"
+            "    return w @ v, w\n"),
         "own_softmax_and_scaled_q": _ATTN_SIG + (
             "    q = q / np.sqrt(q.shape[-1])\n"
             "    scores = q @ np.swapaxes(k, -1, -2)\n"

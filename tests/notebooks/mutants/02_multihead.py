@@ -35,9 +35,12 @@ _COUNT = "def attention_param_count(C, n_head, n_kv_head=None, bias=True):\n"
 _KV = "def kv_cache_bytes(n_layer, C, n_head, n_kv_head, n_tokens=1, B=1, bits=16):\n"
 
 
+_ROW_MAX = "s.max(axis=-1, keepdims=True)"
+
+
 def _mha(scores_scale: str = "np.sqrt(C // n_head)", use_bias: bool = True, use_wo: bool = True,
          split: str = "t.reshape(B, T, n_head, C // n_head).transpose(0, 2, 1, 3)",
-         merge: str = "o.transpose(0, 2, 1, 3).reshape(B, T, C)") -> str:
+         merge: str = "o.transpose(0, 2, 1, 3).reshape(B, T, C)", shift: str = _ROW_MAX) -> str:
     """A numpy-only MHA with one mistake switched on (by default a correct one)."""
     b = (lambda name: f" + params['{name}']") if use_bias else (lambda name: "")
     out = f"m @ params['Wo']{b('bo')}" if use_wo else "m"
@@ -48,7 +51,7 @@ def _mha(scores_scale: str = "np.sqrt(C // n_head)", use_bias: bool = True, use_
         f"    v = x @ params['Wv']{b('bv')}\n"
         f"    q, k, v = ({split} for t in (q, k, v))\n"
         f"    s = q @ k.transpose(0, 1, 3, 2) / {scores_scale}\n"
-        "    s = s - s.max(axis=-1, keepdims=True)\n"
+        f"    s = s - {shift}\n"
         "    w = np.exp(s)\n"
         "    w = w / w.sum(axis=-1, keepdims=True)\n"
         "    o = w @ v\n"
@@ -58,7 +61,7 @@ def _mha(scores_scale: str = "np.sqrt(C // n_head)", use_bias: bool = True, use_
 
 
 def _gqa(expand: str = "np.repeat(t, n_head // n_kv_head, axis=1)", scale: str = "np.sqrt(C // n_head)",
-         check: bool = True) -> str:
+         check: bool = True, shift: str = _ROW_MAX) -> str:
     """A GQA built on the notebook's split/merge/attention-free code, with one mistake switched on."""
     return _GQA + (_CHECK if check else "") + (
         "    B, T, C = x.shape\n"
@@ -68,7 +71,7 @@ def _gqa(expand: str = "np.repeat(t, n_head // n_kv_head, axis=1)", scale: str =
         "    v = (x @ params['Wv'] + params['bv']).reshape(B, T, n_kv_head, d).transpose(0, 2, 1, 3)\n"
         f"    k, v = ({expand} for t in (k, v))\n"
         f"    s = q @ k.transpose(0, 1, 3, 2) / {scale}\n"
-        "    s = s - s.max(axis=-1, keepdims=True)\n"
+        f"    s = s - {shift}\n"
         "    w = np.exp(s)\n"
         "    w = w / w.sum(axis=-1, keepdims=True)\n"
         "    o = (w @ v).transpose(0, 2, 1, 3).reshape(B, T, C)\n"
@@ -146,11 +149,15 @@ WRONG = {
         "weights_averaged_over_heads": _mha().replace(
             "return m @ params['Wo'] + params['bo'], w",
             "return m @ params['Wo'] + params['bo'], np.broadcast_to(w.mean(axis=1, keepdims=True), w.shape)"),
+        "own_softmax_no_max_shift": _mha(shift="0.0"),
+        "own_softmax_global_max_shift": _mha(shift="s.max()"),
     },
     "grouped_query_attention": {
         "interleaved_groups_tile": _gqa(expand="np.tile(t, (1, n_head // n_kv_head, 1, 1))"),
         "no_divisibility_check": _gqa(check=False),
         "scale_by_d_model": _gqa(scale="np.sqrt(C)"),
+        "own_softmax_no_max_shift": _gqa(shift="0.0"),
+        "own_softmax_global_max_shift": _gqa(shift="s.max()"),
         "assert_instead_of_value_error": _GQA + (
             "    assert n_head % n_kv_head == 0, 'n_kv_head must divide n_head'\n") + _gqa(check=False)[len(_GQA):],
     },

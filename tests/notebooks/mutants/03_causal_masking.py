@@ -58,6 +58,16 @@ WRONG = {
         + "    if mask is not None:\n        s = np.where(mask, s, -np.inf)\n" + _SOFTMAX + "    return w @ v, w\n",
         "mask_added_as_0_1": _ATTN_HEAD + "    if mask is not None:\n        s = s + mask\n"
         + _SOFTMAX + "    return w @ v, w\n",
+        # right in exact arithmetic, 0 / 0 once a blocked score is far above the allowed ones (section 2's prose)
+        "multiply_then_renormalise": _ATTN_HEAD + _SOFTMAX + "    if mask is not None:\n"
+        "        w = w * mask\n        w = w / w.sum(axis=-1, keepdims=True)\n    return w @ v, w\n",
+        "row_max_before_masking": _ATTN_HEAD + "    s = s - s.max(axis=-1, keepdims=True)\n"
+        "    if mask is not None:\n        s = np.where(mask, s, -np.inf)\n"
+        "    e = np.exp(s)\n    w = e / e.sum(axis=-1, keepdims=True)\n    return w @ v, w\n",
+        "no_max_shift": _ATTN_HEAD + "    if mask is not None:\n        s = np.where(mask, s, -np.inf)\n"
+        "    e = np.exp(s)\n    w = e / e.sum(axis=-1, keepdims=True)\n    return w @ v, w\n",
+        "global_max_shift": _ATTN_HEAD + "    if mask is not None:\n        s = np.where(mask, s, -np.inf)\n"
+        "    e = np.exp(s - s.max())\n    w = e / e.sum(axis=-1, keepdims=True)\n    return w @ v, w\n",
     },
     "padding_mask": {
         "less_equal": "def padding_mask(lengths, T):\n"
@@ -88,12 +98,16 @@ WRONG = {
         "after_softmax": _SAFE_HEAD + _SOFTMAX + "    w = w * mask\n    return w @ v, w\n",
         "nan_to_num_with_warnings": _SAFE_HEAD + "    s = np.where(mask, s, -np.inf)\n" + _SOFTMAX
         + "    w = np.nan_to_num(w)\n    return w @ v, w\n",
+        "no_max_shift_guarded": _SAFE_HEAD + "    s = np.where(mask, s, -np.inf)\n    e = np.exp(s)\n"
+        "    total = e.sum(axis=-1, keepdims=True)\n    w = e / np.where(total > 0, total, 1.0)\n    return w @ v, w\n",
     },
     "cross_attention": {
         "causal_across": _CROSS_HEAD + "    T_q, T_k = q.shape[1], k.shape[1]\n"
         "    ok = real[:, None, :] & np.tril(np.ones((T_q, T_k), dtype=bool))\n"
         "    s = np.where(ok, s, -np.inf)\n" + _SOFTMAX + "    return w @ v, w\n",
         "no_padding": _CROSS_HEAD + _SOFTMAX + "    return w @ v, w\n",
+        "no_max_shift": _CROSS_HEAD + "    s = np.where(real[:, None, :], s, -np.inf)\n    e = np.exp(s)\n"
+        "    w = e / e.sum(axis=-1, keepdims=True)\n    return w @ v, w\n",
         "padding_on_queries": "def cross_attention(x, memory, memory_lengths, Wq, Wk, Wv):\n"
         "    q, k, v = x @ Wq, memory @ Wk, memory @ Wv\n"
         "    s = q @ np.swapaxes(k, -1, -2) / np.sqrt(Wq.shape[1])\n"
@@ -108,6 +122,8 @@ WRONG = {
     "causal_self_attention": {
         "after_softmax": _CSA_HEAD + _SOFTMAX + "    w = w * np.tril(np.ones((T, T), dtype=bool))\n    return w @ v\n",
         "no_mask": _CSA_HEAD + _SOFTMAX + "    return w @ v\n",
+        "no_max_shift": _CSA_HEAD + "    s = np.where(np.tril(np.ones((T, T), dtype=bool)), s, -np.inf)\n"
+        "    e = np.exp(s)\n    return (e / e.sum(axis=-1, keepdims=True)) @ v\n",
         "diagonal_plus_one": _CSA_HEAD + "    s = np.where(np.tril(np.ones((T, T), dtype=bool), k=1), s, -np.inf)\n"
         + _SOFTMAX + "    return w @ v\n",
         "triu": _CSA_HEAD + "    s = np.where(np.triu(np.ones((T, T), dtype=bool)), s, -np.inf)\n"
@@ -154,8 +170,9 @@ RIGHT = {
         "        s = s + np.where(mask, 0.0, -1e9)\n" + _SOFTMAX + "    return w @ v, w\n",
         "finfo_min": _ATTN_HEAD + "    if mask is not None:\n"
         "        s = np.where(mask, s, np.finfo(s.dtype).min)\n" + _SOFTMAX + "    return w @ v, w\n",
-        "multiply_then_renormalise": _ATTN_HEAD + _SOFTMAX + "    if mask is not None:\n"
-        "        w = w * mask\n        w = w / w.sum(axis=-1, keepdims=True)\n    return w @ v, w\n",
+        "logsumexp_where": _ATTN_HEAD + "    if mask is not None:\n        s = np.where(mask, s, -np.inf)\n"
+        "    m = s.max(axis=-1, keepdims=True)\n    lse = m + np.log(np.exp(s - m).sum(axis=-1, keepdims=True))\n"
+        "    w = np.exp(s - lse)\n    return w @ v, w\n",
         "einsum_float_mask": "def masked_attention(q, k, v, mask=None):\n"
         "    s = np.einsum('...qd,...kd->...qk', q, k) / np.sqrt(q.shape[-1])\n"
         "    if mask is not None:\n        s = s + additive_mask(mask, s.dtype)\n"

@@ -76,6 +76,11 @@ def gelu(x):
 def gelu(x):
     return 0.5 * x * (1.0 + np.tanh(np.sqrt(2.0 / np.pi) * x))
 """,
+        "tanh_written_with_exp": """
+def gelu(x):
+    e = np.exp(2.0 * np.sqrt(2.0 / np.pi) * (x + 0.044715 * x**3))
+    return 0.5 * x * (1.0 + (e - 1.0) / (e + 1.0))
+""",
     },
     "mlp": {
         "relu": """
@@ -141,6 +146,17 @@ def causal_self_attention(x, w_qkv, b_qkv, w_out, b_out, n_head):
     s = q @ np.swapaxes(k, -1, -2) / np.sqrt(d)
     s = np.where(np.triu(np.ones((T, T), dtype=bool), k=1), -np.inf, s)
     return np.swapaxes(softmax(s, axis=-1) @ v, -3, -2).reshape(*lead, T, C) @ w_out + b_out
+""",
+        "own_softmax_no_max_shift": """
+def causal_self_attention(x, w_qkv, b_qkv, w_out, b_out, n_head):
+    *lead, T, C = x.shape
+    d = C // n_head
+    q, k, v = np.split(x @ w_qkv + b_qkv, 3, axis=-1)
+    q, k, v = (np.swapaxes(t.reshape(*lead, T, n_head, d), -3, -2) for t in (q, k, v))
+    s = q @ np.swapaxes(k, -1, -2) / np.sqrt(d)
+    e = np.exp(np.where(np.triu(np.ones((T, T), dtype=bool), k=1), -np.inf, s))
+    w = e / e.sum(axis=-1, keepdims=True)
+    return np.swapaxes(w @ v, -3, -2).reshape(*lead, T, C) @ w_out + b_out
 """,
         "no_output_bias": """
 def causal_self_attention(x, w_qkv, b_qkv, w_out, b_out, n_head):
@@ -359,6 +375,15 @@ def top_p_filter(logits, p):
     out[keep] = z[keep]
     return out
 """,
+        "probabilities_without_max_shift": """
+def top_p_filter(logits, p):
+    z = np.asarray(logits, dtype=np.float64)
+    probs = np.exp(z) / np.exp(z).sum()
+    order = np.argsort(-probs, kind="stable")
+    before = np.cumsum(probs[order]) - probs[order]
+    threshold = probs[order[int(np.sum(before < p)) - 1]]
+    return np.where(probs >= threshold, z, -np.inf)
+""",
         "unnormalised_probabilities": """
 def top_p_filter(logits, p):
     z = np.asarray(logits, dtype=np.float64)
@@ -391,6 +416,19 @@ def sample_next(logits, rng, temperature=1.0, top_k=None, top_p=None):
         z = top_p_filter(z, top_p)
     probs = softmax(z / temperature)
     return int(rng.choice(len(probs), p=probs))
+""",
+        "own_softmax_no_max_shift": """
+def sample_next(logits, rng, temperature=1.0, top_k=None, top_p=None):
+    z = np.asarray(logits, dtype=np.float64)
+    if temperature == 0:
+        return int(np.argmax(z))
+    z = z / temperature
+    if top_k is not None:
+        z = top_k_filter(z, top_k)
+    if top_p is not None:
+        z = top_p_filter(z, top_p)
+    e = np.exp(z)
+    return int(rng.choice(len(e), p=e / e.sum()))
 """,
         "always_greedy": """
 def sample_next(logits, rng, temperature=1.0, top_k=None, top_p=None):

@@ -205,6 +205,13 @@ def pick_device():
         q, k, v = (t.view(B, T, H, D).transpose(1, 2) for t in (q, k, v))
         y = F.scaled_dot_product_attention(q, k, v, is_causal=True).transpose(1, 2).reshape(B, T, C)
 '''),
+        "manual_softmax_no_max_shift": _block('''
+        q, k, v = self.qkv(self.ln1(x)).split(C, dim=-1)
+        q, k, v = (t.view(B, T, H, D).transpose(1, 2) for t in (q, k, v))
+        s = q @ k.transpose(-2, -1) / math.sqrt(D)
+        e = s.masked_fill(~torch.ones(T, T, dtype=torch.bool, device=x.device).tril(), float("-inf")).exp()
+        y = ((e / e.sum(-1, keepdim=True)) @ v).transpose(1, 2).reshape(B, T, C)
+'''),
         "no_residual_on_attention": _block('''
         q, k, v = self.qkv(self.ln1(x)).split(C, dim=-1)
         q, k, v = (t.view(B, T, H, D).transpose(1, 2) for t in (q, k, v))
@@ -293,6 +300,19 @@ def time_it(fn, repeat=11, warmup=2, sync=lambda: None, clock=time.perf_counter)
         samples.append(clock() - start)
     return statistics.median(samples)
 ''',
+        "upper_middle_sample": '''
+def time_it(fn, repeat=11, warmup=2, sync=lambda: None, clock=time.perf_counter):
+    for _ in range(warmup):
+        fn()
+    sync()
+    samples = []
+    for _ in range(repeat):
+        start = clock()
+        fn()
+        sync()
+        samples.append(clock() - start)
+    return sorted(samples)[len(samples) // 2]
+''',
         "one_sync_at_the_end": '''
 def time_it(fn, repeat=11, warmup=2, sync=lambda: None, clock=time.perf_counter):
     for _ in range(warmup):
@@ -317,6 +337,13 @@ def time_it(fn, repeat=11, warmup=2, sync=lambda: None, clock=time.perf_counter)
         "positions_one_late": _step(
             embed="    x = model.tok_emb(ids) + model.pos_emb(torch.arange(cache.length + 1, cache.length + T_new + 1))"),
         "length_not_advanced": _step(advance="    pass"),
+        "manual_softmax_no_max_shift": _step(attend='''    cache.k[layer, :, :, start:end] = k
+    cache.v[layer, :, :, start:end] = v
+    keys, vals = cache.k[layer, :, :, :end], cache.v[layer, :, :, :end]
+    s = q @ keys.transpose(-2, -1) / math.sqrt(D)
+    ok = torch.ones(T_new, end, dtype=torch.bool, device=x.device).tril(diagonal=start)
+    e = s.masked_fill(~ok, float("-inf")).exp()
+    w = e / e.sum(-1, keepdim=True)'''),
         "mask_not_offset": _step(attend='''    cache.k[layer, :, :, start:end] = k
     cache.v[layer, :, :, start:end] = v
     keys, vals = cache.k[layer, :, :, :end], cache.v[layer, :, :, :end]
@@ -354,6 +381,22 @@ def generate_cached(model, prompt_ids, n_new):
         x = torch.func.functional_call(block, w, (x,))'''),
     },
     "place_layers": {
+        "size_must_be_below_what_is_left": '''
+def place_layers(sizes, time_host, time_device, budget):
+    n = len(sizes)
+    best = [[0.0] * (budget + 1) for _ in range(n + 1)]
+    for i in range(n):
+        gain = time_host[i] - time_device[i]
+        for c in range(budget + 1):
+            best[i + 1][c] = best[i][c]
+            if sizes[i] < c and gain > 0 and best[i][c - sizes[i]] + gain > best[i + 1][c]:
+                best[i + 1][c] = best[i][c - sizes[i]] + gain
+    placement, c = ["host"] * n, budget
+    for i in range(n - 1, -1, -1):
+        if best[i + 1][c] != best[i][c]:
+            placement[i], c = "device", c - sizes[i]
+    return placement
+''',
         "greedy_by_saving": '''
 def place_layers(sizes, time_host, time_device, budget):
     order = sorted(range(len(sizes)), key=lambda i: time_device[i] - time_host[i])

@@ -148,12 +148,17 @@ WRONG = {
         "ties_away_from_zero": _BF16 + (
             "    return ((b + np.uint32(0x8000)) & np.uint32(0xFFFF0000)).view(np.float32)\n"),
         "via_float16": "def round_to_bf16(x):\n    return np.asarray(x, dtype=np.float16).astype(np.float32)\n",
+        # 8 significant bits everywhere: right for normal numbers, too many bits for float32 subnormals
+        "frexp_mantissa": "def round_to_bf16(x):\n    m, e = np.frexp(np.asarray(x, dtype=np.float32))\n"
+                          "    with np.errstate(over='ignore'):\n"
+                          "        return np.ldexp(np.round(m * 256) / 256, e).astype(np.float32)\n",
     },
     "quantize_absmax": {
         "truncate": _absmax(rounding="np.trunc"),
         "divide_by_128": _absmax(qmax="2 ** (bits - 1)"),
         "no_keepdims": _absmax(keepdims="axis is None"),
         "floor": _absmax(rounding="np.floor"),
+        "max_not_absmax": _absmax().replace("np.max(np.abs(w)", "np.max((w)"),
     },
     "quantize_asymmetric": {
         "zero_point_float": _asym(zp="-lo / scale"),
@@ -161,6 +166,8 @@ WRONG = {
         "uint8_subtraction": _asym(deq="(q - np.uint8(zero_point)) * scale"),
         "range_not_widened": _asym(widen=False, zp="int(np.clip(round(-lo / scale), 0, qmax))"),
         "truncate": _asym(rounding="np.trunc"),
+        "no_guard_for_empty_range": _asym().replace("scale = (hi - lo) / qmax if hi > lo else 1.0",
+                                                    "scale = (hi - lo) / qmax"),
     },
     "quantize_groupwise": {
         "strided_groups": _GROUP + _GROUP_CHECK + (
@@ -180,6 +187,12 @@ WRONG = {
             "        blk = w[j * group_size:(j + 1) * group_size]\n"
             "        q[j * group_size:(j + 1) * group_size] = np.clip(np.round(blk / s[j]), -qmax, qmax)\n"
             "    return q, s\n"),
+        "no_zero_guard": _GROUP + _GROUP_CHECK + (
+            "    qmax = 2 ** (bits - 1) - 1\n"
+            "    wg = w.reshape(K // group_size, group_size, N)\n"
+            "    s = (np.abs(wg).max(axis=1, keepdims=True) / qmax).astype(np.float32)\n"
+            "    q = np.clip(np.round(wg / s), -qmax, qmax).astype(np.int8)\n"
+            "    return q.reshape(K, N), s[:, 0, :]\n"),
         "no_value_error": (
             "def quantize_groupwise(w, group_size, bits=4):\n"
             "    K, N = w.shape\n"
@@ -224,6 +237,14 @@ WRONG = {
             "        acc = np.int8(0)\n"
             "        for k in range(K):\n"
             "            acc = np.int8(acc + wq_t[n, k] * np.int8(x[k]))\n"
+            "        y[n] = acc * scales[n]\n"
+            "    return y\n"),
+        "unrolled_by_4_no_tail": _GEMV + (
+            "    for n in prange(N):\n"
+            "        acc = np.float32(0.0)\n"
+            "        for k in range(0, K - K % 4, 4):\n"
+            "            acc += (np.float32(wq_t[n, k]) * x[k] + np.float32(wq_t[n, k + 1]) * x[k + 1]\n"
+            "                    + np.float32(wq_t[n, k + 2]) * x[k + 2] + np.float32(wq_t[n, k + 3]) * x[k + 3])\n"
             "        y[n] = acc * scales[n]\n"
             "    return y\n"),
         "off_by_one": _GEMV + (
@@ -279,6 +300,9 @@ WRONG = {
         "no_sign_extension": _int4(sign=False),
         "group_index_off": _int4(scale_idx="scales[n, (2 * j * half) // (group_size + 2) % n_groups]"),
         "scale_by_byte_group": _int4(scale_idx="scales[n, min(j * half // group_size, n_groups - 1)]"),
+        # two bytes per step, the odd last byte of a group dropped
+        "bytes_in_pairs_no_tail": _int4().replace("for b in range(j * half, (j + 1) * half):",
+                                                   "for b in range(j * half, j * half + half - half % 2):"),
     },
     "quantize_linear_weights": {
         "per_row_scales": _QLW + (
@@ -353,6 +377,20 @@ WRONG = {
             "    out = np.abs(x).max(axis=0) > threshold\n"
             "    wq, ws = quantize_absmax(w, 8, axis=0)\n"
             "    return (x[:, out] @ w[out, :] + w8a8_linear(x, wq, ws)).astype(np.float32)\n"),
+        "signed_max": _SPLIT + (
+            "    out = x.max(axis=0) > threshold\n"
+            "    y = x[:, out] @ w[out, :]\n"
+            "    if (~out).any():\n"
+            "        wq, ws = quantize_absmax(w[~out, :], 8, axis=0)\n"
+            "        y = y + w8a8_linear(x[:, ~out], wq, ws)\n"
+            "    return y.astype(np.float32)\n"),
+        "at_or_above_threshold": _SPLIT + (
+            "    out = np.abs(x).max(axis=0) >= threshold\n"
+            "    y = x[:, out] @ w[out, :]\n"
+            "    if (~out).any():\n"
+            "        wq, ws = quantize_absmax(w[~out, :], 8, axis=0)\n"
+            "        y = y + w8a8_linear(x[:, ~out], wq, ws)\n"
+            "    return y.astype(np.float32)\n"),
         "no_split": _SPLIT + (
             "    wq, ws = quantize_absmax(w, 8, axis=0)\n"
             "    return w8a8_linear(x, wq, ws)\n"),
@@ -375,6 +413,8 @@ RIGHT = {
             "    s = np.where(a == 0, 1.0, a / qmax).astype(np.float32)\n"
             "    q = np.rint(w / s).clip(-qmax, qmax).astype(np.int8)\n"
             "    return q, s\n"),
+        "floor_at_float32_tiny": _absmax().replace("np.where(a > 0, a / qmax, np.float32(1.0))",
+                                                   "(np.maximum(a, np.finfo(np.float32).tiny) / qmax)"),
     },
     "quantize_asymmetric": {
         "float64_python_round": (

@@ -130,6 +130,10 @@ class QuantLinear(nn.Module):
         s = torch.where(s > 0, s, torch.ones_like(s))
         return F.linear(x, FakeQuantSTE.apply(w, s, qmax), self.linear.bias)
 """,
+        "no_zero_guard": _QL_HEAD + """
+        s = wg.detach().abs().amax(-1, keepdim=True) / qmax
+        return F.linear(x, FakeQuantSTE.apply(wg, s, qmax).reshape(o, i), self.linear.bias)
+""",
         "quantizes_bias_too": _QL_HEAD + """
         s = wg.detach().abs().amax(-1, keepdim=True) / qmax
         s = torch.where(s > 0, s, torch.ones_like(s))
@@ -178,6 +182,13 @@ def underflow_fraction(grads, scale=1.0):
     if not nz.any():
         return 0.0
     return float(((grads.half() * scale == 0) & nz).sum()) / float(nz.sum())
+""",
+        "threshold_misses_ties": """
+def underflow_fraction(grads, scale=1.0):
+    nz = grads != 0
+    if not nz.any():
+        return 0.0
+    return float((((grads * scale).abs() < 2.0 ** -25) & nz).sum()) / float(nz.sum())
 """,
         "counts_zeros_too": """
 def underflow_fraction(grads, scale=1.0):
@@ -450,6 +461,54 @@ WRONG["allocate_bits"] = {
             gain = (sensitivity[k][bits[k]] - sensitivity[k][up[-1]]) / extra
             if best is None or gain > best[0]:
                 best = (gain, k, up[-1], extra)
+        if best is None:
+            return bits
+        bits[best[1]] = best[2]
+        used += best[3]
+""",
+    "last_name_on_tie": _ALLOC_HEAD + """
+            extra = n_params[k] * (up[0] - bits[k])
+            if used + extra > budget_bits:
+                continue
+            gain = (sensitivity[k][bits[k]] - sensitivity[k][up[0]]) / extra
+            if best is None or gain >= best[0]:
+                best = (gain, k, up[0], extra)
+        if best is None:
+            return bits
+        bits[best[1]] = best[2]
+        used += best[3]
+""",
+    "dict_order_on_tie": _ALLOC_HEAD.replace("for k in sorted(sensitivity):", "for k in sensitivity:") + """
+            extra = n_params[k] * (up[0] - bits[k])
+            if used + extra > budget_bits:
+                continue
+            gain = (sensitivity[k][bits[k]] - sensitivity[k][up[0]]) / extra
+            if best is None or gain > best[0]:
+                best = (gain, k, up[0], extra)
+        if best is None:
+            return bits
+        bits[best[1]] = best[2]
+        used += best[3]
+""",
+    "budget_strict": _ALLOC_HEAD + """
+            extra = n_params[k] * (up[0] - bits[k])
+            if used + extra >= budget_bits:
+                continue
+            gain = (sensitivity[k][bits[k]] - sensitivity[k][up[0]]) / extra
+            if best is None or gain > best[0]:
+                best = (gain, k, up[0], extra)
+        if best is None:
+            return bits
+        bits[best[1]] = best[2]
+        used += best[3]
+""",
+    "positive_gains_only": _ALLOC_HEAD + """
+            extra = n_params[k] * (up[0] - bits[k])
+            if used + extra > budget_bits:
+                continue
+            gain = (sensitivity[k][bits[k]] - sensitivity[k][up[0]]) / extra
+            if gain > (0.0 if best is None else best[0]):
+                best = (gain, k, up[0], extra)
         if best is None:
             return bits
         bits[best[1]] = best[2]
