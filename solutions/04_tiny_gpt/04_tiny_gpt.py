@@ -135,11 +135,16 @@ for name in list(params)[:14] + ["...", "ln_f.weight", "head.w"]:
 # the token's own vector, `tok_emb[ids]`, and a vector for its **position**, `pos_emb[t]`.
 #
 # Why positions? Attention by itself ignores order: it compares a query with every key and averages
-# the values, and shuffling the keys together with their values changes nothing. Without position
-# information the model could not tell `dog bites man` from `man bites dog`. This GPT *learns* one
-# vector per position (0 to `block_size - 1`), as GPT-2 does; the original Transformer used fixed sine
-# waves instead, and most recent models rotate queries and keys (RoPE). Either way the vector is
-# *added*, not concatenated, so the width stays `C`.
+# the values, and shuffling the keys together with their values changes nothing. Without positions,
+# *bidirectional* attention is permutation-equivariant: shuffle the input tokens and the outputs are
+# shuffled the same way, so `dog bites man` and `man bites dog` give the same three vectors. The
+# causal mask breaks that symmetry (token `t` sees exactly `t + 1` tokens), and a stack of causal
+# layers can infer positions from it and recover order; position vectors make order easy to use and
+# reliable. This GPT *learns* one vector per position (0 to `block_size - 1`), as GPT-2 does, and
+# *adds* it to the token's vector, so the width stays `C`. The original Transformer added fixed sine
+# waves instead; most recent models add nothing to the embedding and instead rotate each query and
+# key by an angle proportional to its position (RoPE), so that their dot product depends on the
+# distance between the two positions.
 #
 # Popular wrong answers: indexing the position table with the token ids (`pos_emb[ids]`), starting at
 # position 1, and counting positions across the batch instead of within each sequence.
