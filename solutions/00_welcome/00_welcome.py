@@ -468,7 +468,7 @@ print(f"smoothed model on the same text: {cross_entropy(probs, odd):.4f}")
 #
 # Cross-entropy in nats is hard to picture. **Perplexity** is its exponential, $e^{\text{CE}}$, and
 # it reads as *the number of equally likely choices the model is hesitating between at each step*.
-# A uniform guess over `V` tokens has perplexity exactly `V`; a perfect model has perplexity 1.
+# A uniform guess over `V` tokens has perplexity exactly `V`; a perfect model has perplexity 1<!--const: a definition-->.
 #
 # Write `perplexity(ce_nats)`. The popular wrong answer is `2 ** ce`: that is the perplexity only
 # when the cross-entropy is measured in **bits**. Applied to nats it gives a much smaller, flattering
@@ -501,7 +501,7 @@ assert float(perplexity(math.inf)) == math.inf, "an infinite cross-entropy has i
 # **How much smoothing?** Smoothing matters most when data is scarce. The next cell trains bigram
 # models on the first 1,000, 10,000 and 100,000 characters and on the whole training split, and plots
 # their validation perplexity against `alpha` (the star marks each curve's best value; the dashed line
-# is the uniform guess, perplexity 48).
+# is the uniform guess, perplexity 48<!--const: the vocabulary size-->).
 
 # %%
 alphas = np.logspace(-3, 1.5, size(19, 7))  # (n_alpha,)
@@ -654,7 +654,7 @@ for prompt in ["t", "a", "add 47+38=", "copy kqzvt>"]:
 # ### 4.2 Sampled continuation (3 points)
 #
 # **Sampling** draws each next token at random *from* the row: a token with probability 0.3 is chosen
-# 30% of the time. Write `sample_continue(probs, start_id, n, rng)` returning the `n` new token ids.
+# 30%<!--const: the 0.3 above--> of the time. Write `sample_continue(probs, start_id, n, rng)` returning the `n` new token ids.
 #
 # Use the generator `rng` you are given (a `np.random.Generator`, made with
 # `np.random.default_rng(seed)`) for every random draw, never the global `np.random.*` functions. Then

@@ -122,7 +122,7 @@ for name, cfg in PRESETS.items():
 #
 # You met this in module 02; here it takes a `cfg` and a number of bits, because the traps of this module are
 # about units. **Bits are not bytes**: fp16 is 16 bits, which is 2 bytes. And **GiB are not GB**: a GiB is
-# 2³⁰ = 1,073,741,824 bytes, a GB is 10⁹ bytes; the 7% difference is larger than many of the effects you will
+# 2³⁰ = 1,073,741,824 bytes, a GB is 10⁹ bytes; the 7%<!--const: 2**30 / 1e9 = 1.074--> difference is larger than many of the effects you will
 # try to measure. In this notebook bandwidths are in GB/s (10⁹ bytes per second), as vendors quote them, and
 # memory sizes in GiB only where a question says so.
 #
@@ -448,7 +448,7 @@ assert math.isclose(float(int8_speedup_compute_bound), 1.0, rel_tol=0.02), (
 # * **Peak FLOP/s**: multiply two large fp32 square matrices (`2 n³` FLOPs). This is what the BLAS achieves,
 #   usually close to the chip's true peak.
 #
-# On a shared or laptop machine these numbers move by 10-30% between runs; that is the size of the error bar
+# On a shared or laptop machine these numbers move by 10-30%<!--const: an observation over many runs--> between runs; that is the size of the error bar
 # on every prediction below.
 
 # %%
@@ -484,7 +484,7 @@ print(f"ridge point of this machine: {peak / bandwidth:.1f} FLOPs/byte")
 # The measured step: one token (batch 1) through every block and the LM head of a model with the tiny GPT's
 # architecture, in fp32, attending over a KV cache of `T_past` random keys and values in every layer. The
 # matrix products run in **NumPy** (OpenBLAS): on the course machine its matrix-vector product streams the
-# weights at the full read bandwidth, while PyTorch's CPU one reached only 50-75% of it. LayerNorm, GELU and
+# weights at the full read bandwidth, while PyTorch's CPU one reached only 50-75%<!--const: a make bench record on the quiet course machine--> of it. LayerNorm, GELU and
 # attention over the cache are PyTorch library calls on the same memory (module 04 asks you to write them
 # yourself). This is a timing harness, not a generator: the cache is not updated and the output is thrown
 # away (module 05 builds the real cached decoder); the work and the bytes are those of a real decode step.
@@ -495,7 +495,7 @@ print(f"ridge point of this machine: {peak / bandwidth:.1f} FLOPs/byte")
 #
 # * **scaled up**: same architecture, random weights, `C = 1024` and 6 layers (about 300 MB of fp32 weights,
 #   ten times the 32 MiB last-level cache), so that every step streams its weights from DRAM. This is the
-#   regime the cost model describes; we aim for agreement within ±30%.
+#   regime the cost model describes; we aim for agreement within ±30%<!--const: the goal-->.
 # * **the shipped tiny GPT**: 3 MB of weights, which stay in the CPU caches between steps. The DRAM model
 #   does not apply.
 
@@ -662,8 +662,8 @@ for name, (sec, nbytes) in pieces.items():
 #   is slower than that, for two reasons you can see in the numbers. Its ~90 calls (about 15 per layer) cost
 #   the overhead floor, which the second column adds back. And a matrix of one layer (4 to 16 MiB) streams
 #   less well than one 256 MiB read: each call starts cold and waits for its threads at the end. On the course
-#   machine, when it was quiet, `make bench` measured the roofline alone 21-40% under the step. With the floor
-#   added, the error was 15-30%, within the ±30% we aim for. On a busy machine (other programs using the
+#   machine, when it was quiet, `make bench` measured the roofline alone 21-40%<!--const: a make bench record on the quiet course machine--> under the step. With the floor
+#   added, the error was 15-30%<!--const: a make bench record on the quiet course machine-->, within the ±30%<!--const: the goal--> we aim for. On a busy machine (other programs using the
 #   cores) the error can be several times larger. A multi-threaded matrix product waits for all its threads at
 #   every one of the step's dozens of calls, while the single long read waits once. That is noise in the
 #   machine, not in the model: run the cell again when the machine is quiet.
@@ -672,17 +672,17 @@ for name, (sec, nbytes) in pieces.items():
 #   left is mostly the fixed cost of calling some 60 small operations: compare its time with the overhead
 #   floor. For it, the floor is most of the answer; for a real-size model the floor vanishes next to the
 #   weight traffic.
-# * **The pieces.** On the course machine the matrix products streamed their 300 MB at 85-90% of the read
+# * **The pieces.** On the course machine the matrix products streamed their 300 MB at 85-90%<!--const: a make bench record on the quiet course machine--> of the read
 #   bandwidth, close to the model. The attention did not: PyTorch's CPU attention (`scaled_dot_product_attention`,
-#   one thread) read the 25 MB of keys and values at about 6 GB/s, a fifth of the bandwidth. That took 4 of the
-#   step's ~19 ms, for bytes the roofline prices at under 1 ms. Its kernel is built for many queries at once
+#   one thread) read the 25 MB of keys and values at about 6 GB/s<!--const: a make bench record on the quiet course machine-->, a fifth of the bandwidth. That took 4 of the
+#   step's ~19 ms<!--const: a make bench record on the quiet course machine-->, for bytes the roofline prices at under 1 ms<!--const: a make bench record on the quiet course machine-->. Its kernel is built for many queries at once
 #   (prefill); with one query per head it does little work per byte and never gets the memory system busy.
 #   That one kernel is most of the notebook's remaining gap. `make bench` runs the same step in NumPy, with
-#   `einsum` for the attention (about 15 GB/s there), and its error with the floor is +15% to +27%. The fix on
+#   `einsum` for the attention (about 15 GB/s<!--const: a make bench record on the quiet course machine--> there), and its error with the floor is +15%<!--const: a make bench record on the quiet course machine--> to +27%<!--const: a make bench record on the quiet course machine-->. The fix on
 #   GPUs, where the same problem appears, is a decode-specific attention kernel that splits the cache across
 #   many cores ("flash-decoding").
 # * A trap we fell into while building this: NumPy's `x**3` on float32 calls `pow` element by element, and
-#   took 244 µs for a GELU input of 4096 numbers on the course machine, 17 times the rest of the GELU. `x * x * x`
+#   took 244 µs<!--const: a make bench record on the quiet course machine--> for a GELU input of 4096 numbers on the course machine, 17 times the rest of the GELU. `x * x * x`
 #   is the same number for a fraction of the time. This is why you time the pieces before trusting a gap
 #   between a model and a measurement.
 #

@@ -393,7 +393,7 @@ except ValueError:
 #
 # The mean squared error `mean((x - x_hat)**2)` depends on the scale of `x`. The
 # **signal-to-quantization-noise ratio** does not: `SQNR = 10 * log10(sum(x**2) / sum((x - x_hat)**2))`
-# in decibels. Each extra bit halves the step, quarters the noise power, and adds about 6.02 dB.
+# in decibels. Each extra bit halves the step, quarters the noise power, and adds about 6.02 dB<!--const: 10 log10(4), a definition-->.
 # Write `sqnr_db(x, x_hat)` returning a Python float; return `float("inf")` when the error is exactly
 # zero (without a warning). A popular wrong answer uses `20 * log10` of the power ratio (that factor
 # is for amplitude ratios).
@@ -454,7 +454,8 @@ print("slope per bit (per channel, 4 -> 8 bits):",
       round((curves["per output channel"][6] - curves["per output channel"][2]) / 4, 2), "dB")
 
 # %% [markdown]
-# The lines are straight with a slope close to 6 dB per bit, and finer granularity shifts the whole
+# The lines are straight with a slope close to
+# 6<!--= (curves["per output channel"][6] - curves["per output channel"][2]) / 4 ~10% --> dB per bit, and finer granularity shifts the whole
 # line up: smaller groups see a smaller absmax, hence a finer grid. The price is storage: a float16
 # scale per group of 32 adds `16 / 32 = 0.5` bit per weight, which is why 4-bit formats settle on
 # groups of 64 or 128.
@@ -656,18 +657,21 @@ fig = plot.clip_calibration(np.abs(calib_spiky), {m: chosen["spiky", m, 4][0] fo
 #
 # * **Absmax collapses.** Eight spikes out of 100 000 stretch the 4-bit grid so far (step about 8, for
 #   values whose typical size is 1) that almost every held-out value rounds to 0: the SQNR falls to
-#   about 0 dB, "as good as outputting zeros". At 8 bits the same spikes cost about 12 dB.
+#   about 0 dB<!--? abs(chosen["spiky", "absmax", 4][1]) < 1 -->, "as good as outputting zeros". At 8 bits the
+#   same spikes cost about 12<!--= chosen["clean", "absmax", 8][1] - chosen["spiky", "absmax", 8][1] ~25% --> dB.
 # * **Percentile and MSE rescue 4 bits.** Neither cares about eight values: the 99.9th percentile
-#   ignores the top 0.1 % by construction, and the MSE search finds that saturating the spikes costs
+#   ignores the top 0.1 %<!--const: 100 - 99.9--> by construction, and the MSE search finds that saturating the spikes costs
 #   less than coarsening everybody's step. Both land near the best range of the sweep, around 4 to 6.
 # * **The best range grows with the bits.** At 8 bits the step is already fine, so saturation is the
 #   dearer error and the best range is much wider (the dashed curve peaks near the clean absmax, 13).
 #   A fixed percentile cannot know this; the MSE search does, because it measures the error at the bit
 #   width it is given.
 # * **A calibrator only knows its sample.** At 8 bits the MSE search on the spiky sample keeps the
-#   spikes (representing them is cheaper than clipping them, *on that sample*) and ends about 8 dB
+#   spikes (representing them is cheaper than clipping them, *on that sample*) and ends about
+#   8<!--= chosen["spiky", "99.99th percentile", 8][1] - chosen["spiky", "MSE search", 8][1] ~30% --> dB
 #   below the 99.99th percentile on held-out data that has none. Even on the clean sample it clips at
-#   about 10 at 8 bits, a little tighter than the held-out tail wants, and gives up about 3 dB to
+#   about 10 at 8 bits, a little tighter than the held-out tail wants, and gives up about
+#   3<!--= chosen["clean", "absmax", 8][1] - chosen["clean", "MSE search", 8][1] ~40% --> dB to
 #   absmax. Calibrate on enough representative data, and compare methods on held-out data, not on the
 #   sample you tuned on. Production calibrators (percentile, MSE, or the KL
 #   divergence between histograms as in TensorRT) differ in exactly these trade-offs.
@@ -1108,16 +1112,22 @@ for label, bits, g in (("fp32", 32, None), ("W8 per-channel", 8, None), ("W4 per
 print(f"{'weights':<16}{'linear bytes':>14}{'perplexity':>12}" + "".join(f"{t:>9}" for t in TASKS))
 for label, nbytes, ppl, acc in rows:
     print(f"{label:<16}{nbytes:>14,}{ppl:>12.4f}" + "".join(f"{acc[t]:>9.0%}" for t in TASKS))
+ppl_of = {label: ppl for label, _, ppl, _ in rows}
+w4_worst_pct = max(100 * abs(ppl_of[k] / ppl_of["fp32"] - 1) for k in ppl_of if k.startswith("W4"))
+w3_g32_recovers = (ppl_of["W3 per-channel"] - ppl_of["W3 g32"]) / (ppl_of["W3 per-channel"] - ppl_of["fp32"])
+print(f"W4: perplexity within {w4_worst_pct:.2f} % of fp32 for every grouping; "
+      f"W3 g32 recovers {w3_g32_recovers:.0%} of W3 per-channel's perplexity loss")
 
 # %% [markdown]
 # For this model `d_model = 128`, so "groups of 128" is one group per column for every matrix except
 # the MLP's output projection (`512` inputs, 4 groups): W4 g128 is nearly the same as W4 per-channel.
 # This small model is robust: W8 is indistinguishable from fp32 at a quarter of the bytes, and 4 bits
-# moves the perplexity by well under 1 %, whatever the grouping. Three bits is where the damage shows,
-# in the perplexity and first in the hardest task, addition. It is also where groups of 32 start to
-# matter: compare W3 per-channel with W3 g32, which recovers most of the loss. Large LLMs are more
+# moves the perplexity by well under 1 %<!--? w4_worst_pct < 0.5 -->, whatever the grouping. Three bits is
+# where the damage shows, in the perplexity and first in the hardest task, addition. It is also where groups
+# of 32 start to matter: compare W3 per-channel with W3 g32, which recovers most of the
+# loss<!--? w3_g32_recovers > 0.5 -->. Large LLMs are more
 # fragile at 4 bits than this one because of their outlier features (section 6), which is why 4-bit
-# formats use groups. Task accuracy on 100 examples moves in steps of 1 %, so differences of a few
+# formats use groups. Task accuracy on 100 examples moves in steps of 1 %<!--const: 1 of 100 examples-->, so differences of a few
 # points between rows are noise.
 
 # %% [markdown]
@@ -1269,8 +1279,8 @@ for name, r in results.items():
 # %% [markdown]
 # Without outliers the three are close (weight-only is best: its activations are exact) and the
 # split finds no feature above the threshold. With four loud features, per-token W8A8 loses about
-# 10 dB: every token's step is now set by its outliers, and the ordinary features round to a few
-# codes. The split keeps those 4 of 128 features in float (3 % of the work) and does better than
+# 10<!--= results["normal activations"]["W8A8 per-token"] - results["4 outlier features x60"]["W8A8 per-token"] ~30% --> dB: every token's step is now set by its outliers, and the ordinary features round to a few
+# codes. The split keeps those 4 of 128 features in float (3 %<!--const: 4 / 128--> of the work) and does better than
 # before, since the loud features now carry most of the output and are exact. SmoothQuant takes another route: it
 # divides each activation feature by a factor and multiplies the matching weight row by it, moving the
 # difficulty from activations to weights where per-channel scales absorb it.
@@ -1290,15 +1300,16 @@ quiz.show("07_quantization")
 #   Asymmetric: an integer zero point, codes clamped to `[0, 2**b - 1]`, 0 exactly representable, and
 #   no uint8 arithmetic before converting.
 # * Finer scales (per channel, per group of 32–128) cut the error at a small storage cost; every bit is
-#   worth about 6 dB of SQNR.
+#   worth about 6 dB<!--const: 10 log10(4) = 6.02, a definition--> of SQNR.
 # * Calibration picks a clipping range on a sample: absmax (one outlier ruins 4 bits), a percentile of
 #   `|x|` (robust, blind to the bit width) or an MSE search over candidate ranges with saturation
 #   included (best on its own sample, and only as good as that sample). Judge them on held-out data.
 # * A weight-only GEMV is memory-bound: int8 weights read 4× fewer bytes and can run close to 4× faster;
 #   int4 on a CPU is limited by the unpacking arithmetic. A prefill GEMM is compute-bound, and int8
 #   weights only help there with fast int8 instructions.
-# * The course GPT keeps its quality at W8 and, with round-to-nearest, at W4 too (well under 1 % of
-#   perplexity, with or without groups); the damage shows at W3, where groups of 32 recover most of it.
+# * The course GPT keeps its quality at W8 and, with round-to-nearest, at W4 too (well under 1 %<!--? w4_worst_pct < 0.5 --> of
+#   perplexity, with or without groups); the damage shows at W3, where groups of 32 recover most of
+#   it<!--? w3_g32_recovers > 0.5 -->.
 #   Large LLMs with outlier features are more fragile at 4 bits and need the groups there.
 # * W8A8 needs per-token activation scales and int32 accumulation; a few outlier features ruin per-token
 #   scales, and keeping them in float (LLM.int8) or migrating them into the weights (SmoothQuant) fixes it.
