@@ -524,7 +524,7 @@ fig = plot.perplexity_vs_alpha(alphas, curves, baseline=V, title="bigram model: 
 # - Too much smoothing drags every row toward the uniform guess, so each curve rises again on the
 #   right; the less data, the earlier and steeper the rise.
 # - With the whole training split every validation pair has been seen, so alpha barely matters. The
-#   remaining perplexity, about 8.4, is the price of looking at one character only: more data does
+#   remaining perplexity, about 8.4<!--= min(curves[f"{len(train_ids):,} training characters"]) ~1% -->, is the price of looking at one character only: more data does
 #   not fix that, only a longer context does.
 
 # %% [markdown]
@@ -788,7 +788,7 @@ quiz.show("00_welcome")
 #   in bits with `log2`. A single zero probability on the path makes it infinite, and hiding that with
 #   an epsilon only hides a bug.
 # - Perplexity is `exp(cross-entropy in nats)` (or `2 ** (cross-entropy in bits)`): the effective
-#   number of choices per token. A uniform guess over `V` tokens scores `V`; our bigram model about 8.4.
+#   number of choices per token. A uniform guess over `V` tokens scores `V`; our bigram model about 8.4<!--= min(curves[f"{len(train_ids):,} training characters"]) ~1% -->.
 # - Greedy decoding is deterministic and loops; sampling follows the distribution and, with a seeded
 #   `np.random.Generator`, is exactly reproducible.
 #

@@ -100,8 +100,9 @@ print("fp16 spacing just above 1000:", float(np.spacing(np.float16(1000))),
 # ### 1.1 Rounding fp32 to bf16 (2 points)
 #
 # Converting fp32 to bf16 keeps the top 16 bits of each number, but it must **round**, not truncate:
-# dropping the low 16 bits always rounds towards zero, a bias that adds up over a long sum. Hardware
-# rounds to the nearest bf16, and a tie (low 16 bits exactly `0x8000`) goes to the neighbour whose
+# dropping the low 16 bits always rounds towards zero, a bias that adds up over a long sum. PyTorch
+# (`.to(torch.bfloat16)`, which the tests compare with) rounds to the nearest bf16, and a tie (low 16 bits
+# exactly `0x8000`) goes to the neighbour whose
 # last kept bit is 0 ("round half to even").
 #
 # Write `round_to_bf16(x)`: take a float32 array, return a float32 array holding the nearest bf16
@@ -853,7 +854,8 @@ for _N, _K, _g in ((11, 96, 32), (6, 64, 16), (4, 40, 40)):
 # ## 4. The speed lesson: do fewer bytes make a faster GEMV?
 #
 # A decode step multiplies each weight matrix by one vector. At `4096 × 4096` an fp32 matrix is 64 MiB,
-# twice this machine's last-level cache, so every call streams the weights from DRAM. An int8 copy is
+# twice the 32 MiB last-level cache of the course machine (caches differ between machines; Linux lists
+# this one's with `lscpu`), so every call streams the weights from DRAM. An int8 copy is
 # 16 MiB and would sit in the 32 MiB cache after the first call, which is not what happens in a real
 # model (the other layers evict it). So we keep several copies of each matrix, more bytes in total than
 # the cache, and rotate through them: **cold weights**, as in a real decode step.
@@ -997,16 +999,17 @@ for T_ in (1, T_pf):
 #   Numba (like a C compiler) widens each int8 product to 32 or 64 bits, which runs no faster than an
 #   fp32 FMA. That is why our GEMV converts to float32.
 # * **tuned int8 code** (fbgemm, behind PyTorch's dynamic `Linear`) uses AVX2's `vpmaddubsw`, which
-#   multiplies 32 pairs of 8-bit numbers into 16-bit sums per instruction, twice the lanes of an fp32
-#   FMA: up to about 2× fp32's arithmetic rate, sometimes more in measurements when OpenBLAS's fp32
+#   multiplies 32 pairs of 8-bit numbers per instruction (an fp32 FMA has 8 lanes) and adds neighbouring
+#   products into 16-bit sums; with the instructions that widen and accumulate those sums, that is up to
+#   about 2× fp32's arithmetic rate, sometimes more in measurements when OpenBLAS's fp32
 #   threads suffer from other programs on the machine. It is a specialised trick (16-bit intermediate
 #   sums that must not overflow), not something int8 gives for free. Where the first line above says
 #   "int8 dot product: yes", fbgemm picks its VNNI kernels (`vpdpbusd`: four 8-bit products summed
 #   straight into a 32-bit lane) and the T = 256 row can show int8 well ahead of fp32.
 #
-# With int8 dot-product instructions (VNNI `vpdpbusd` and AMX on recent x86, `sdot` on ARM) and on GPUs
-# with int8 tensor cores, int8 GEMMs run 2–4× faster than their fp16 or fp32 versions, and prefill
-# benefits from W8A8 too.
+# With int8 dot-product instructions (VNNI `vpdpbusd` and AMX on recent x86, `sdot` on ARM) int8 GEMMs
+# outrun fp32 ones on a CPU, and on NVIDIA GPUs the int8 tensor cores have twice the dense peak of fp16
+# (A100: 624 TOPS against 312 TFLOP/s; H100 SXM: 1979 against 989), so prefill benefits from W8A8 too.
 
 # %%
 w32 = q8_list = s8_list = q4_list = s4_list = variants = cmp = None  # free the ~400 MiB of copies
@@ -1280,8 +1283,9 @@ for name, r in results.items():
 # Without outliers the three are close (weight-only is best: its activations are exact) and the
 # split finds no feature above the threshold. With four loud features, per-token W8A8 loses about
 # 10<!--= results["normal activations"]["W8A8 per-token"] - results["4 outlier features x60"]["W8A8 per-token"] ~30% --> dB: every token's step is now set by its outliers, and the ordinary features round to a few
-# codes. The split keeps those 4 of 128 features in float (3 %<!--const: 4 / 128--> of the work) and does better than
-# before, since the loud features now carry most of the output and are exact. SmoothQuant takes another route: it
+# codes. The split keeps those 4 of 128 features in float (3 %<!--const: 4 / 128--> of the work) and does better
+# than per-token W8A8<!--? results["4 outlier features x60"]["W8A8 + outlier split"] > results["4 outlier features x60"]["W8A8 per-token"] -->,
+# even better than before, since the loud features now carry most of the output and are exact. SmoothQuant takes another route: it
 # divides each activation feature by a factor and multiplies the matching weight row by it, moving the
 # difficulty from activations to weights where per-channel scales absorb it.
 

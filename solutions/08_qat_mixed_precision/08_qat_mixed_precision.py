@@ -163,9 +163,11 @@ for name, r in results.items():
     print(f"{name:14s} perplexity {r['ppl']:.3f}   copy {r['copy']:.2f}   recall {r['recall']:.2f}")
 
 # %% [markdown]
-# Measured, not assumed: at 4 bits per channel this small model barely notices (its weights are few and
-# well spread, so 15 levels per row are plenty); 3 bits per channel starts to cost accuracy; 2 bits, even
-# with a scale for every 32 weights, breaks it. QAT is most interesting where PTQ fails, so the run below
+# Measured, not assumed: at 4 bits per channel this small model barely
+# notices<!--? results["PTQ 4-bit"]["ppl"] < 1.01 * results["fp32"]["ppl"] --> (its weights are few and well
+# spread, so 15 levels per row are plenty); 3 bits per channel starts to
+# cost<!--? results["PTQ 3-bit"]["ppl"] > results["PTQ 4-bit"]["ppl"] -->; 2 bits, even with a scale for every
+# 32 weights, breaks it<!--? results["PTQ 2-bit g32"]["ppl"] > 1.3 * results["fp32"]["ppl"] -->. QAT is most interesting where PTQ fails, so the run below
 # uses **2 bits with groups of 32**.
 #
 # ### The straight-through estimator
@@ -392,14 +394,19 @@ print(f"QAT: {QAT_STEPS} steps of {QAT_B}x{QAT_T} tokens in {qat_seconds:.1f} s;
       f"loss {qat_losses[0]:.3f} -> {sum(qat_losses[-5:]) / 5:.3f} (mean of the last 5)")
 for name, r in results.items():
     print(f"{name:14s} perplexity {r['ppl']:.3f}   copy {r['copy']:.2f}   recall {r['recall']:.2f}")
+_ptq2, _qat2 = results[f"PTQ {QAT_BITS}-bit g{QAT_GROUP}"]["ppl"], results[f"QAT {QAT_BITS}-bit g{QAT_GROUP}"]["ppl"]
+qat_closed_gap = (_ptq2 - _qat2) / (_ptq2 - results["fp32"]["ppl"])
+print(f"QAT closes {qat_closed_gap:.0%} of the perplexity gap between 2-bit PTQ and float32")
 
 # %%
 fig = plot.qat_results(results, qat_losses)
 
 # %% [markdown]
 # At default size (150 steps, a few seconds to half a minute on two cores) QAT recovers most of what 2-bit
-# PTQ lost: most of the perplexity gap closes, and the exact copy and recall accuracies, which 2-bit PTQ
-# sends to almost zero, come back to well above half.
+# PTQ lost: most of the perplexity gap closes<!--? qat_closed_gap > 0.5 -->, and the exact copy and recall
+# accuracies, which 2-bit PTQ sends to almost
+# zero<!--? max(results["PTQ 2-bit g32"]["copy"], results["PTQ 2-bit g32"]["recall"]) < 0.2 -->, come back to
+# well above half<!--? min(results["QAT 2-bit g32"]["copy"], results["QAT 2-bit g32"]["recall"]) > 0.6 -->.
 # The first steps are the steepest, because the weights only need to move by a fraction of a quantization
 # step to land on a better level. Two details matter in practice: a learning rate well below the one of
 # the original training, and letting it decay, so that weights stop hopping between two levels at the
@@ -947,9 +954,10 @@ for _case in range(12):
 # %% [markdown]
 # The course model's 16 block linears: the sensitivity of each, alone at 2, 3 and 4 bits (group 32), as
 # the growth of the held-out loss; then a budget of 2.5 bits per weight on average, spent greedily, which
-# lands between uniform 2-bit and uniform 3-bit PTQ. (With a budget of 3 bits on average, the greedy plan
-# did no better than uniform 3 bits when we ran it: 1.705 against 1.702. This small model is barely hurt
-# at 3 bits, and sensitivities measured one layer at a time do not add up exactly. Mixed precision pays
+# lands between uniform 2-bit and uniform 3-bit
+# PTQ<!--? ptq3_g32["ppl"] <= mixed["ppl"] <= results["PTQ 2-bit g32"]["ppl"] -->. (With a budget of 3 bits
+# on average, the greedy plan did no better than uniform 3 bits when we ran it: this small model is barely
+# hurt at 3 bits, and sensitivities measured one layer at a time do not add up exactly. Mixed precision pays
 # where a uniform width is either too coarse or wasteful, as here between 2 and 3 bits.)
 
 # %%
@@ -976,7 +984,7 @@ mixed = evaluate(model)
 print("bits per layer:", {name.replace("blocks.", "b"): b for name, b in plan.items()})
 print(f"average bits {sum(sizes[n] * plan[n] for n in plan) / sum(sizes.values()):.2f}; "
       f"mixed perplexity {mixed['ppl']:.3f} (copy {mixed['copy']:.2f}); uniform g32: 2-bit "
-      f"{results['PTQ 2-bit g32']['ppl']:.3f}, 3-bit {evaluate(ptq_model(3, 32))['ppl']:.3f}")
+      f"{results['PTQ 2-bit g32']['ppl']:.3f}, 3-bit {(ptq3_g32 := evaluate(ptq_model(3, 32)))['ppl']:.3f}")
 
 # %% [markdown]
 # ## Practice quiz
@@ -995,8 +1003,10 @@ quiz.show("08_qat_mixed_precision")
 # * The straight-through estimator treats rounding as the identity inside the range and blocks the
 #   gradient where the clamp is active. Written as a `torch.autograd.Function`, it lets an optimizer train
 #   the float latent weights of a quantized model.
-# * On the course GPT, 4-bit per-channel PTQ costs almost nothing, 3 bits starts to hurt and 2 bits
-#   (group 32) breaks the model; a short QAT run from the checkpoint recovers most of the 2-bit loss.
+# * On the course GPT, 4-bit per-channel PTQ costs almost
+#   nothing<!--? results["PTQ 4-bit"]["ppl"] < 1.01 * results["fp32"]["ppl"] -->, 3 bits starts to hurt and
+#   2 bits (group 32) breaks the model; a short QAT run from the checkpoint recovers most of the 2-bit
+#   loss<!--? qat_closed_gap > 0.5 -->.
 # * `torch.autocast` runs matmuls in a 16-bit dtype and leaves the float32 parameters alone; the
 #   optimizer updates float32 master weights, because small updates vanish in 16 bits.
 # * float16 gradients underflow below about `6e-8`. Dynamic loss scaling multiplies the loss by a scale
