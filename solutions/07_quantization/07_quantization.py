@@ -192,7 +192,8 @@ for what, v in (("spread values", rng.uniform(0.5, 1000.0, 100_000).astype(np.fl
 # **Granularity.** One scale for the whole tensor is cheap but lets one large weight stretch the grid
 # for everybody. One scale per output channel costs `N` floats and adapts to each output's range. One
 # scale per *group* of `g` consecutive input weights of each output (g = 32, 64, 128) is what 4-bit
-# formats use (llama.cpp's Q4_0 has groups of 32; GPTQ checkpoints commonly use 128). In the course layout `w` is `(K, N)`: an output channel
+# formats use (llama.cpp's Q4_0 has groups of 32; GPTQ checkpoints commonly use 128). In the course
+# layout `w` is `(K, N)`: an output channel
 # is a **column**, so per-channel scales reduce over axis 0 and have shape `(1, N)`.
 
 # %% [markdown]
@@ -1125,7 +1126,7 @@ print(f"W4: perplexity within {w4_worst_pct:.2f} % of fp32 for every grouping; "
 # For this model `d_model = 128`, so "groups of 128" is one group per column for every matrix except
 # the MLP's output projection (`512` inputs, 4 groups): W4 g128 is nearly the same as W4 per-channel.
 # This small model is robust: W8 is indistinguishable from fp32 at a quarter of the bytes, and 4 bits
-# moves the perplexity by well under 1 %<!--? w4_worst_pct < 0.5 -->, whatever the grouping. Three bits is
+# moves the perplexity by 0.5<!--= w4_worst_pct ~20% --> % at most, whatever the grouping. Three bits is
 # where the damage shows, in the perplexity and first in the hardest task, addition. It is also where groups
 # of 32 start to matter: compare W3 per-channel with W3 g32, which recovers most of the
 # loss<!--? w3_g32_recovers > 0.5 -->. Large LLMs are more
@@ -1311,8 +1312,8 @@ quiz.show("07_quantization")
 # * A weight-only GEMV is memory-bound: int8 weights read 4× fewer bytes and can run close to 4× faster;
 #   int4 on a CPU is limited by the unpacking arithmetic. A prefill GEMM is compute-bound, and int8
 #   weights only help there with fast int8 instructions.
-# * The course GPT keeps its quality at W8 and, with round-to-nearest, at W4 too (well under 1 %<!--? w4_worst_pct < 0.5 --> of
-#   perplexity, with or without groups); the damage shows at W3, where groups of 32 recover most of
+# * The course GPT keeps its quality at W8 and, with round-to-nearest, at W4 too (0.5<!--= w4_worst_pct ~20% --> % of
+#   perplexity at most, with or without groups); the damage shows at W3, where groups of 32 recover most of
 #   it<!--? w3_g32_recovers > 0.5 -->.
 #   Large LLMs with outlier features are more fragile at 4 bits and need the groups there.
 # * W8A8 needs per-token activation scales and int32 accumulation; a few outlier features ruin per-token

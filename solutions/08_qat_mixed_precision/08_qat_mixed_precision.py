@@ -425,7 +425,7 @@ fig = plot.qat_results(results, qat_losses)
 # the parameters*: the model stays float32, autocast casts on the fly. The lists differ by device.
 # PyTorch's **CUDA** autocast runs softmax, log-softmax, layer norm, the losses, `exp`, `log` and sums in
 # float32. **CPU** autocast's float32 list is shorter: losses such as cross-entropy run in
-# float32<!--? cpu_autocast_loss_is_fp32 -->, but softmax, layer norm and reductions follow their input's
+# float32<!--? cpu_autocast_loss_is_fp32 -->, but softmax, layer norm and sums follow their input's
 # dtype, so after a bfloat16 matmul they run in bfloat16<!--? not cpu_autocast_softmax_is_fp32 -->. The
 # cell below prints what autocast does on this machine.
 #
