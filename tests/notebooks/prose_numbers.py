@@ -15,6 +15,7 @@ last cell, at the learner's default sizes, by the gate that already runs every s
 
 from __future__ import annotations
 
+import ast
 import json
 import math
 import re
@@ -77,18 +78,37 @@ def notebook_facts(nb: nbformat.NotebookNode) -> list[Fact]:
     return [f for i, c in enumerate(nb.cells) if c.cell_type == "markdown" for f in parse(c.source, i)]
 
 
+def operands(expr: str) -> list[str]:
+    """The sides of a comparison (`a < b <= c` -> a, b, c), shown beside a claim that fails; else none."""
+    node = ast.parse(expr, mode="eval").body
+    if isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.Not):
+        node = node.operand
+    if not isinstance(node, ast.Compare):
+        return []
+    return [ast.unparse(n) for n in [node.left, *node.comparators] if not isinstance(n, ast.Constant)]
+
+
 def evaluation_cell(facts: list[Fact]) -> nbformat.NotebookNode:
-    """A code cell that evaluates every expression in the kernel and prints the values as one JSON line."""
-    exprs = json.dumps([f.expr for f in facts])
+    """A code cell that evaluates every expression (and each claim's operands) in the kernel and prints the
+    values as one JSON line: [[ok, value, {operand: value}], ...]."""
+    exprs = json.dumps([[f.expr, operands(f.expr) if f.kind == "?" else []] for f in facts])
     return nbformat.v4.new_code_cell(
         "def __prose_facts(exprs):\n"
         "    import json\n"
         "    out = []\n"
-        "    for e in exprs:\n"
+        "    for e, parts in exprs:\n"
         "        try:\n"
-        "            out.append([True, float(eval(e, globals()))])\n"
+        "            value = float(eval(e, globals()))\n"
         "        except Exception as err:\n"
-        "            out.append([False, f'{type(err).__name__}: {err}'])\n"
+        "            out.append([False, f'{type(err).__name__}: {err}', {}])\n"
+        "            continue\n"
+        "        sides = {}\n"
+        "        for p in parts:\n"
+        "            try:\n"
+        "                sides[p] = float(eval(p, globals()))\n"
+        "            except Exception:\n"
+        "                pass\n"
+        "        out.append([True, value, sides])\n"
         f"    print({MARKER!r}, json.dumps(out))\n"
         f"__prose_facts({exprs})\n")
 
@@ -109,10 +129,13 @@ def problems(facts: list[Fact], executed_cell: nbformat.NotebookNode) -> list[st
     if not found:
         return [f"the evaluation cell printed no {MARKER} line: {text[-500:]!r}"]
     out = []
-    for fact, (ok, value) in zip(facts, json.loads(found.group(1)), strict=True):
+    for fact, (ok, value, sides) in zip(facts, json.loads(found.group(1)), strict=True):
         if not ok:
             out.append(f"{fact.where()}: {fact.expr} raised {value}")
+        elif fact.kind == "?" and not agrees(fact, value):
+            shown = ", ".join(f"{k} = {v:.6g}" for k, v in sides.items())
+            out.append(f"{fact.where()}: the prose claims {fact.expr}, which is false"
+                       + (f" ({shown})" if shown else ""))
         elif not agrees(fact, value):
-            said = "claims" if fact.kind == "?" else f"says {fact.written:g}"
-            out.append(f"{fact.where()}: the prose {said}, but {fact.expr} = {value:.6g}")
+            out.append(f"{fact.where()}: the prose says {fact.written:g}, but {fact.expr} = {value:.6g}")
     return out

@@ -54,9 +54,9 @@ def test_malformed_annotations_are_refused(bad, message):
 
 
 def test_the_evaluation_cell_reports_each_disagreement():
-    facts = pn.parse("a 1.5<!--= a --> b 2<!--= b --> c ok<!--? c --> d 1<!--= d -->")
+    facts = pn.parse("a 1.5<!--= a --> b 2<!--= b --> c ok<!--? c < 0.5 --> d 1<!--= d -->")
     cell = pn.evaluation_cell(facts)
-    namespace = {"a": 1.52, "b": 3, "c": False}
+    namespace = {"a": 1.52, "b": 3, "c": 0.504}
     import contextlib
     import io
     out = io.StringIO()
@@ -65,7 +65,9 @@ def test_the_evaluation_cell_reports_each_disagreement():
     executed = nbformat.v4.new_code_cell(outputs=[nbformat.v4.new_output("stream", text=out.getvalue())])
     found = pn.problems(facts, executed)
     assert len(found) == 3, found
-    assert "says 2, but b = 3" in found[0] and "claims" in found[1] and "NameError" in found[2]
+    assert "says 2, but b = 3" in found[0] and "claims c < 0.5, which is false (c = 0.504)" in found[1]
+    assert "NameError" in found[2]
+    assert pn.operands("not x > 2 * y") == ["x", "2 * y"] and pn.operands("f(x)") == []
 
 
 def test_the_lint_finds_run_numbers_and_skips_annotated_ones():
