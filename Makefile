@@ -7,10 +7,10 @@ export PATH := $(BIN):$(PATH)
 PYTEST_ARGS ?= -n 2
 
 .DEFAULT_GOAL := help
-.PHONY: help install lab test build check-build lint format clean model grade system-deps bench
+.PHONY: help install lab lab-instructor test build check-build lint format clean model grade system-deps bench
 
 help:  ## list the targets
-	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/:.*## /\t/' | expand -t 14
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/:.*## /\t/' | expand -t 16
 
 install: $(STAMP)  ## create .venv and install the course with its pinned packages
 
@@ -19,8 +19,14 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e '.[dev]'
 	touch $(STAMP)
 
-lab: install  ## install, then open the course in JupyterLab
-	$(BIN)/jupyter lab course/
+# Learner settings (jupyter-config/learner): no instructor tools, no news prompt. Binder uses the same folder.
+LEARNER_CONFIG := $(CURDIR)/jupyter-config/learner
+
+lab: install  ## install, then open the course in JupyterLab (learner settings)
+	JUPYTER_CONFIG_PATH="$(LEARNER_CONFIG)$${JUPYTER_CONFIG_PATH:+:$$JUPYTER_CONFIG_PATH}" $(BIN)/jupyter lab course/
+
+lab-instructor: install  ## JupyterLab at the repo root with every nbgrader tool (formgrader, create assignment)
+	$(BIN)/jupyter lab
 
 test: install  ## install, then run every test (lint, build gate, notebooks, grading, units)
 	$(BIN)/ruff check .

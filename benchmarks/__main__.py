@@ -1,25 +1,47 @@
 """Run every benchmark module and write bench-results.json at the repository root.
 
-    python -m benchmarks            # all benchmarks
-    python -m benchmarks grading    # only benchmarks/bench_grading.py
-    python -m benchmarks --quick    # smaller sizes (used by the tests to check the plumbing)
+    python -m benchmarks                    # all benchmarks, each speed benchmark repeated (see REPEAT)
+    python -m benchmarks quant cost_model   # only benchmarks/bench_quant.py and bench_cost_model.py
+    python -m benchmarks --repeat 5 quant   # five runs of each module instead of its default
+    python -m benchmarks --quick            # smaller sizes, one run (used by the tests to check the plumbing)
+    python -m benchmarks --table            # print the README's table from bench-results.json, run nothing
 
 Each module runs in a fresh Python process, so that the thread pools, caches and allocations one leaves
 behind (torch's OpenMP threads after the KV-cache run, gigabytes of freed copies) cannot slow the next.
+One run does not decide a record: a module that sets REPEAT = n (quant and cost_model: 3) runs n times, each
+in its own process, and each record's headline figures (value, ratio, ...) are the median over the runs, with
+`<field>_runs` holding every run's figure and `<field>_min` / `<field>_max` their spread. Within a run each
+ratio is already the median of round-robin rounds (`ratio_rounds_min` / `_max` give the rounds' spread).
+
+Every record carries `cpu` (model name, kind, the instruction-set flags that matter, cores: see
+llmcourse.env.cpu_record) and, where a target is set for it (benchmarks/targets.py), `target` and
+`target_met`. bench-results.json holds this run (`records`, `cpu`, `date`) and a history of runs per kind of
+CPU (`history`: {"avx512": [...], "avx2": [...]}, newest last), so that one machine's results never replace
+the other kind's.
 """
 
 from __future__ import annotations
 
 import argparse
+import datetime
 import json
 import math
+import statistics
 import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any
+
+from llmcourse import env
+
+from . import targets
 
 ROOT = Path(__file__).resolve().parent.parent
 FIELDS = ("name", "value", "unit", "baseline", "ratio", "limit", "pct_of_limit")
+SCHEMA = 2
+HISTORY_PER_KIND = 20
+SPREAD_FIELDS = ("value", "ratio")  # fields whose every-run figures and min-max are kept in the record
 
 
 def validate(record: dict) -> dict:
@@ -32,6 +54,15 @@ def validate(record: dict) -> dict:
         if v is not None and not (isinstance(v, (int, float)) and math.isfinite(v)):
             raise ValueError(f"benchmark record {record['name']!r}: {key} must be a finite number or null")
     return record
+
+
+def default_repeat(name: str) -> int:
+    """The module's REPEAT (runs per `make bench`), read without importing it (it may load numba or torch)."""
+    path = Path(__file__).parent / f"bench_{name}.py"
+    for line in path.read_text().splitlines():
+        if line.startswith("REPEAT = "):
+            return int(line.removeprefix("REPEAT = ").split("#")[0])
+    return 1
 
 
 def run_isolated(name: str, quick: bool) -> list[dict]:
@@ -49,25 +80,138 @@ def run_isolated(name: str, quick: bool) -> list[dict]:
     return json.loads(lines[-1].removeprefix("@@records "))
 
 
+def _is_number(v: Any) -> bool:
+    return isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
+
+
+def aggregate(runs: list[list[dict]]) -> list[dict]:
+    """One record per name from several runs of a module: numbers are the median over runs (a `*_min` field
+    takes the smallest, a `*_max` the largest), other fields come from the first run; value and ratio keep
+    every run's figure (`value_runs`) and their spread (`value_min`, `value_max`). One run passes through with
+    only `runs` = 1 added."""
+    if not runs:
+        raise ValueError("aggregate needs at least one run")
+    by_name: dict[str, list[dict]] = {}
+    for records in runs:
+        for r in records:
+            by_name.setdefault(r["name"], []).append(r)
+    out = []
+    for recs in by_name.values():
+        merged = dict(recs[0])
+        merged["runs"] = len(recs)
+        if len(recs) > 1:
+            for key, first in recs[0].items():
+                values = [r.get(key) for r in recs]
+                if not (_is_number(first) and all(_is_number(v) for v in values)):
+                    continue
+                if key.endswith("_min"):
+                    merged[key] = min(values)
+                elif key.endswith("_max"):
+                    merged[key] = max(values)
+                else:
+                    merged[key] = statistics.median(values)
+                if key in SPREAD_FIELDS:
+                    merged[f"{key}_runs"] = values
+                    merged[f"{key}_min"], merged[f"{key}_max"] = min(values), max(values)
+        out.append(merged)
+    return out
+
+
+def annotate(records: list[dict], cpu: dict, quick: bool = False) -> list[dict]:
+    """Attach the CPU description and the target verdicts (benchmarks/targets.py) to every record."""
+    for r in records:
+        r["cpu"] = cpu
+    return targets.evaluate_all(records, str(cpu["kind"]), quick)
+
+
+def write_results(path: Path, records: list[dict], cpu: dict, quick: bool, modules: list[str],
+                  now: str | None = None) -> dict:
+    """Write this run and the history per CPU kind (older files, including schema 1's bare list, are kept)."""
+    run = {"date": now or datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
+           "cpu": cpu, "quick": quick, "modules": modules, "records": records}
+    history: dict[str, list] = {}
+    if path.is_file():
+        try:
+            old = json.loads(path.read_text())
+        except ValueError:
+            old = None
+        if isinstance(old, dict) and isinstance(old.get("history"), dict):
+            history = old["history"]
+        elif isinstance(old, list):  # schema 1: a bare list of records from a machine it did not name
+            history = {"unknown": [{"date": None, "cpu": None, "quick": None, "modules": None, "records": old}]}
+    kind_runs = history.setdefault(str(cpu["kind"]), [])
+    kind_runs.append(run)
+    del kind_runs[:-HISTORY_PER_KIND]
+    data = {"schema": SCHEMA, **run, "history": history}
+    path.write_text(json.dumps(data, indent=1) + "\n")
+    return data
+
+
+def _spread_text(r: dict, key: str) -> str:
+    lo, hi = r.get(f"{key}_min"), r.get(f"{key}_max")
+    return f" ({lo:.3g}-{hi:.3g} over {r['runs']} runs)" if lo is not None and hi is not None else ""
+
+
+def print_record(r: dict) -> None:
+    """One or two lines for a record: its figures, spread over runs, and target verdict."""
+    ratio = f"  ratio {r['ratio']:.2f}x{_spread_text(r, 'ratio')} vs {r['baseline']}" if r["ratio"] is not None else ""
+    value_spread = _spread_text(r, "value") if r["ratio"] is None else ""
+    pct = f"  {r['pct_of_limit']:.0f}% of limit" if r["pct_of_limit"] is not None else ""
+    print(f"  {r['name']}: {r['value']:.4g} {r['unit']}{value_spread}{ratio}{pct}")
+    if "target" in r:
+        verdict = {True: "MET", False: "MISSED", None: "not judged"}[r["target_met"]]
+        print(f"      target {verdict}: {r['target']}")
+
+
+def table(data: dict) -> str:
+    """A Markdown table of the latest run of each CPU kind in a bench-results.json (for the README)."""
+    lines = ["| record | kind | CPU | date | median (min-max over runs) | target |", "|---|---|---|---|---|---|"]
+    for kind, kind_runs in sorted(data.get("history", {}).items()):
+        full = [r for r in kind_runs if not r.get("quick")] or kind_runs
+        run = full[-1]
+        for r in run["records"]:
+            key = "ratio" if r.get("ratio") is not None else "value"
+            fig = f"{r[key]:.3g}{'x' if key == 'ratio' else ' ' + r['unit']}{_spread_text(r, key)}"
+            verdict = {True: "met", False: "missed", None: "-"}.get(r.get("target_met"), "-")
+            cpu = run.get("cpu") or {}
+            lines.append(f"| `{r['name']}` | {kind} | {cpu.get('model', '?')} | {(run.get('date') or '?')[:10]} "
+                         f"| {fig} | {verdict if 'target' in r else ''} |")
+    return "\n".join(lines)
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run the selected benchmark modules and write the JSON file."""
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("only", nargs="*", help="benchmark module names (bench_<name>.py)")
-    parser.add_argument("--quick", action="store_true", help="small sizes, for checking the plumbing")
+    parser.add_argument("--quick", action="store_true", help="small sizes, one run: for checking the plumbing")
+    parser.add_argument("--repeat", type=int, default=None,
+                        help="runs of each module (default: the module's REPEAT, 1 with --quick)")
     parser.add_argument("--out", type=Path, default=ROOT / "bench-results.json")
+    parser.add_argument("--table", action="store_true", help="print a Markdown table of --out and exit")
     args = parser.parse_args(argv)
+    if args.table:
+        print(table(json.loads(args.out.read_text())))
+        return 0
+    if args.repeat is not None and args.repeat < 1:
+        parser.error("--repeat must be at least 1")
     names = args.only or sorted(p.stem.removeprefix("bench_") for p in Path(__file__).parent.glob("bench_*.py"))
+    cpu = env.cpu_record()
+    print(f"CPU: {env.describe_cpu_record(cpu)}")
     records = []
     for name in names:
         start = time.perf_counter()
-        got = [validate(r) for r in run_isolated(name, args.quick)]
-        print(f"[{name}] {len(got)} record(s) in {time.perf_counter() - start:.1f} s")
+        n = args.repeat or (1 if args.quick else default_repeat(name))
+        runs = []
+        for i in range(n):
+            runs.append([validate(r) for r in run_isolated(name, args.quick)])
+            if n > 1:
+                print(f"[{name}] run {i + 1}/{n} done ({time.perf_counter() - start:.0f} s)", flush=True)
+        got = annotate(aggregate(runs), cpu, args.quick)
+        print(f"[{name}] {len(got)} record(s) from {n} run(s) in {time.perf_counter() - start:.1f} s")
         for r in got:
-            ratio = f"  ratio {r['ratio']:.2f}x vs {r['baseline']}" if r["ratio"] is not None else ""
-            pct = f"  {r['pct_of_limit']:.0f}% of limit" if r["pct_of_limit"] is not None else ""
-            print(f"  {r['name']}: {r['value']:.4g} {r['unit']}{ratio}{pct}")
+            print_record(r)
         records += got
-    args.out.write_text(json.dumps(records, indent=2) + "\n")
+    write_results(args.out, records, cpu, args.quick, names)
     print(f"wrote {args.out}")
     return 0
 

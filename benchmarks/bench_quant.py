@@ -3,12 +3,19 @@
 Records (value = achieved GB/s of weight bytes read, ratio = speed-up over the NumPy fp32 GEMV of the
 same shape measured in the same interleaved rounds, limit = this run's measured read bandwidth):
 
-    fp32_gemv_4096_numpy, int8_gemv_4096, int8_gemv_11008x4096, int4_gemv_4096 (group 128),
-    torch_int8_dynamic_4096, and int8_gemv_4096_hot: the int8 kernel on one cache-resident copy (no ratio),
-    which shows how far its arithmetic alone could go
+    fp32_gemv_4096_numpy, int8_gemv_4096, int8_gemv_11008x4096, torch_int8_dynamic_4096 and _11008x4096,
+    int4_gemv_4096 (group 128, the kernel dispatched for this CPU: field `kernel`), int4_gemv_4096_<name>
+    (each other int4 kernel, timed beside it so that every run checks the dispatch), and int8_gemv_4096_hot:
+    the int8 kernel on one cache-resident copy (no ratio), which shows how far its arithmetic alone could go
+
+Every ratio is the median of per-round ratios; `ratio_rounds_min` / `ratio_rounds_max` give the rounds' spread.
+The int8 records also carry `vs_torch_fbgemm`: the median per-round speed-up of our kernel over torch's fbgemm
+in the same rounds (the target is >= 1; see benchmarks/targets.py). `code_path` says which instruction set the
+Numba kernels were compiled for (the machine's, unless NUMBA_CPU_FEATURES overrides it: see
+kernels_quant.avx2_numba_env). `python -m benchmarks` runs this module REPEAT times, each in its own process.
 
 "Cold" means each call uses the next of several copies of the matrix, more bytes in total than the
-last-level cache (32 MiB here), as in a decode step where the other layers evict the weights.
+last-level cache (32 MiB on the course machines), as in a decode step where the other layers evict the weights.
 """
 
 from __future__ import annotations
@@ -22,6 +29,7 @@ from llmcourse import bench
 
 from . import kernels_quant as kq
 
+REPEAT = 3  # runs of this module per `python -m benchmarks` (each in its own process); records give the median
 GROUP = 128
 COLD_BYTES = 256 * 2**20  # each variant cycles through at least this many bytes of copies
 SETTLE = 0.15  # seconds for OpenBLAS / torch spinning threads to go idle between variants
@@ -70,6 +78,7 @@ def _record(name: str, nbytes: int, seconds: float, ratio: float, bandwidth: flo
     gbs = nbytes / seconds / 1e9
     return {"name": name, "value": gbs, "unit": "GB/s", "baseline": "numpy fp32 GEMV, cold weights",
             "ratio": ratio, "limit": bandwidth, "pct_of_limit": 100 * gbs / bandwidth,
+            "limit_is": "read bandwidth measured in this run (parallel sum of 256 MiB), GB/s",
             "seconds": seconds}
 
 
@@ -90,6 +99,7 @@ def _gemv_case(N: int, K: int, quick: bool, rounds: int, with_int4: bool, with_t
     variants = {"numpy fp32": _rotating(lambda w: w @ x, w32),
                 "int8": _rotating(lambda c: kq.int8_gemv(c[0], c[1], x), q8)}
     nbytes = {"numpy fp32": 4 * N * K, "int8": N * K + 4 * N}
+    kernels = {"int8": "int8 4 rows x fp32 FMA"}
     if tag == "4096":
         # The same kernel on one copy that stays in the last-level cache: how fast it computes when memory is
         # not the limit. If this is well above the bandwidth, the cold kernel is limited by how well its
@@ -97,16 +107,23 @@ def _gemv_case(N: int, K: int, quick: bool, rounds: int, with_int4: bool, with_t
         variants["int8 hot"] = _rotating(lambda c: kq.int8_gemv(c[0], c[1], x), q8[:1])
         nbytes["int8 hot"] = N * K + 4 * N
     if with_int4:
-        def make4(i):
-            q = np.random.default_rng(200 + i).integers(-8, 8, (N, K), dtype=np.int8)
-            s = np.random.default_rng(i).uniform(0.01, 0.1, (N, K // GROUP)).astype(np.float32)
-            return kq.pack_int4(q, GROUP), s, (q if i == 0 else None)
-        q4 = _copies(make4, N * K // 2, quick)
-        ref = (q4[0][2] * np.repeat(q4[0][1], GROUP, axis=1)).astype(np.float64) @ x
-        _check(kq.int4_gemv(q4[0][0], q4[0][1], x, GROUP), ref, "int4")
-        q4 = [(c[0], c[1]) for c in q4]
-        variants["int4"] = _rotating(lambda c: kq.int4_gemv(c[0], c[1], x, GROUP), q4)
-        nbytes["int4"] = N * K // 2 + 4 * N * K // GROUP
+        chosen = kq.int4_kernel_name()
+        packed: dict = {}  # pack function -> cold copies (floor and floor4 share one layout, so one set of copies)
+        for kname in (chosen, *[k for k in kq.INT4_NAMES if k != chosen]):
+            _, pack, gemv = kq.int4_kernel(kname)
+            if pack not in packed:
+                def make4(i, pack=pack):
+                    q = np.random.default_rng(200 + i).integers(-8, 8, (N, K), dtype=np.int8)
+                    s = np.random.default_rng(i).uniform(0.01, 0.1, (N, K // GROUP)).astype(np.float32)
+                    return pack(q, GROUP), s, (q if i == 0 else None)
+                packed[pack] = _copies(make4, N * K // 2, quick)
+            q4 = packed[pack]
+            ref = (q4[0][2] * np.repeat(q4[0][1], GROUP, axis=1)).astype(np.float64) @ x
+            _check(gemv(q4[0][0], q4[0][1], x, GROUP), ref, f"int4 ({kname})")
+            label = "int4" if kname == chosen else f"int4 {kname}"
+            variants[label] = _rotating(lambda c, gemv=gemv: gemv(c[0], c[1], x, GROUP), q4)
+            nbytes[label] = N * K // 2 + 4 * N * K // GROUP
+            kernels[label] = kname
     torch = None
     if with_torch:
         torch, mods = _torch_linears(N, K, 2 if quick else max(2, -(-COLD_BYTES // 2 // (N * K))))
@@ -124,13 +141,27 @@ def _gemv_case(N: int, K: int, quick: bool, rounds: int, with_int4: bool, with_t
                         settle=0 if quick else SETTLE, baseline="numpy fp32")
     out = []
     names = {"numpy fp32": f"fp32_gemv_{tag}_numpy", "int8": f"int8_gemv_{tag}", "int4": f"int4_gemv_{tag}",
-             "torch int8 dynamic": f"torch_int8_dynamic_{tag}", "int8 hot": f"int8_gemv_{tag}_hot"}
+             "torch int8 dynamic": f"torch_int8_dynamic_{tag}", "int8 hot": f"int8_gemv_{tag}_hot",
+             **{f"int4 {k}": f"int4_gemv_{tag}_{k}" for k in kq.INT4_NAMES}}
     for v, t in cmp.timings.items():
         if v == "numpy fp32" and tag != "4096":
             continue
         rec = _record(names[v], nbytes[v], t.median, cmp.ratio(v), bandwidth)
+        rounds_spread = cmp.ratio_spread(v)
+        rec.update(ratio_rounds_min=rounds_spread["min"], ratio_rounds_max=rounds_spread["max"],
+                   rounds=rounds_spread["n"], code_path=kq.numba_code_kind())
+        if v in kernels:
+            rec["kernel"] = kernels[v]
+        if v.startswith("int4 "):
+            rec["note"] = f"an int4 kernel not dispatched on this CPU, timed beside {names['int4']} (diagnostic)"
+        if v == "int8" and "torch int8 dynamic" in cmp.timings:
+            vs = cmp.ratio_spread("int8", baseline="torch int8 dynamic")
+            rec.update(vs_torch_fbgemm=vs["median"], vs_torch_fbgemm_rounds_min=vs["min"],
+                       vs_torch_fbgemm_rounds_max=vs["max"])
+        if v == "torch int8 dynamic":
+            rec["torch_threads"] = torch.get_num_threads()
         if v == "int8 hot":  # not a cold-weights comparison: no ratio against the cold baseline
-            rec.update(baseline=None, ratio=None)
+            rec.update(baseline=None, ratio=None, ratio_rounds_min=None, ratio_rounds_max=None)
         out.append(rec)
     return out
 
@@ -142,10 +173,10 @@ def run(quick: bool) -> list[dict]:
     rounds = 3 if quick else 25
     if quick:
         records = _gemv_case(64, 256, True, rounds, True, True, bandwidth, "4096")
-        records += _gemv_case(96, 256, True, rounds, False, False, bandwidth, "11008x4096")
+        records += _gemv_case(96, 256, True, rounds, False, True, bandwidth, "11008x4096")
     else:
         records = _gemv_case(4096, 4096, False, rounds, True, True, bandwidth, "4096")
-        records += _gemv_case(11008, 4096, False, rounds, False, False, bandwidth, "11008x4096")
+        records += _gemv_case(11008, 4096, False, rounds, False, True, bandwidth, "11008x4096")
     for r in records:
         r["seconds_total"] = time.perf_counter() - start
         r["quick"] = quick

@@ -2,6 +2,30 @@
 
     int8_gemv(wq_t, scales, x)              wq_t (N, K) int8, scales (N,) float32, x (K,) -> (N,) float32
     int4_gemv(packed, scales, x, group)     packed (N, K // 2) int8 from pack_int4, scales (N, K // group)
+    int4_gemv_rows4(packed, scales, x, group)  int4_gemv with four output rows per pass (same layout)
+    int4_gemv_words(words, scales, x, group)  words (N, K // 8) uint32 from pack_int4_words
+    int4_kernel()                           (name, pack, gemv) of the int4 kernel dispatched for this CPU
+
+Dispatch: one int4 kernel cannot serve both course machines. The byte "floor split" (int4_gemv) is all
+floating-point work after one widening load, which 512-bit registers do 16 lanes at a time; the 32-bit word
+kernel (int4_gemv_words) unpacks eight nibbles per word with integer shifts and masks, which spreads the work
+over the integer and floating-point units of a 256-bit AVX2 core. The project's notes record 32-bit word
+unpacking 1.3-1.4x faster than byte pairs on the AVX2 (Zen 3) machines and slower on the AVX-512 one, so
+INT4_KERNELS picks the floor split for the "avx512" kind and the words for "avx2". A third kernel, "floor4"
+(int4_gemv_rows4: the floor split on four rows per pass, as int8_gemv does), is a candidate for both.
+`python -m benchmarks.kernels_quant` times the three on one cache-resident matrix; on the AVX-512 (Zen 5) machine,
+one thread, under heavy load (indicative only), best times against the floor split were floor4 0.83, words 1.63
+with native code, and floor4 1.01, words 1.13 with the Zen 3 code path. That core is not a Zen 3, and cold
+weights were not measurable under that load, so the runs of `make bench` on each kind (int4_gemv_4096 beside
+int4_gemv_4096_<name> for the others) must confirm or change INT4_KERNELS. LLMCOURSE_INT4_KERNEL (one of
+INT4_NAMES) overrides the choice, and bench_quant times every other int4 kernel beside it on every run.
+int8 keeps one kernel: its AVX2 code (see avx2_numba_env) is the same loop on 256-bit registers (vpmovsxbd +
+vcvtdq2ps + vfmadd231ps, 4 rows x 2 vectors in flight), and no AVX2-only variant has been measured faster.
+
+Inspecting the AVX2 path on an AVX-512 machine: `avx2_numba_env()` gives NUMBA_CPU_NAME / NUMBA_CPU_FEATURES for
+a Zen 3 code path (NUMBA_CPU_NAME alone is not enough: Numba then still enables the host's features). That shows
+the instructions and their arithmetic throughput, but not the AVX2 machine's memory system (its bandwidth, caches,
+prefetchers), which no setting here can emulate: cold-weight ratios must be measured on that machine.
 
 int8: four output rows per pass share each x[k] load; weights are widened to float32 and multiplied
 with FMA (Numba promotes int8 x int8 products to int64, which does not vectorise well).
@@ -11,8 +35,9 @@ In each group of g inputs, byte j (0 <= j < g/2) holds input j in its low nibble
 (0..15), and input j + g/2 in its high nibble as a signed 4-bit value; read as a signed int8 the byte
 equals 16 * hi + lo. The kernel converts the byte to float32 and splits it with hi = floor(f / 16),
 lo = f - 16 * hi; the offset of 8 is removed once per group as 8 * sum(x over the group's first half),
-computed once per call. Integer shift-and-mask unpacking measured 3-4x slower here: Numba widens
-integer arithmetic to int64, and AVX2 has no vector int64 -> float32 conversion.
+computed once per call. Integer shift-and-mask unpacking of bytes measured 3-4x slower here: Numba widens
+integer arithmetic to int64, and AVX2 has no vector int64 -> float32 conversion. (The word kernel escapes this:
+each of its shifts is followed by a mask, and LLVM then narrows the arithmetic back to 32-bit lanes.)
 
 A second measured Numba detail: the inner loops index views sliced before the loop (qg[j], xlo[j]).
 Indexing two arrays with different offsets (q[n, pb + j] with x[xb + j]) stopped LLVM from vectorising
@@ -30,8 +55,18 @@ the bandwidth. torch's fbgemm int8 path reaches the same in the same runs.
 
 from __future__ import annotations
 
+import os
+
 import numpy as np
 from numba import njit, prange
+
+from llmcourse import bench, env
+
+INT4_KERNELS = {"avx512": "floor", "avx2": "words", "other": "floor"}  # kind of CPU -> int4 kernel
+INT4_NAMES = ("floor", "floor4", "words")  # int4_gemv, int4_gemv_rows4, int4_gemv_words
+INT4_ENV = "LLMCOURSE_INT4_KERNEL"
+# LLVM's CPU features that a Zen 3 (AVX2 + FMA) lacks and a Zen 4/5 (AVX-512) has.
+_NOT_ON_AVX2 = ("avx512", "amx", "avx10", "avxvnni", "avxifma", "avxneconvert", "evex512", "gfni", "shstk")
 
 
 @njit(parallel=True, fastmath=True, cache=True)
@@ -118,9 +153,250 @@ def int4_gemv(packed: np.ndarray, scales: np.ndarray, x: np.ndarray, group_size:
 
 
 @njit(parallel=True, fastmath=True, cache=True)
+def int4_gemv_rows4(packed: np.ndarray, scales: np.ndarray, x: np.ndarray, group_size: int) -> np.ndarray:
+    """int4_gemv (same layout, same floor split) with four output rows per pass: each x load serves four rows
+    and four weight streams are in flight, as in int8_gemv. Rows past the last multiple of four go one by one."""
+    N = packed.shape[0]
+    n_groups = scales.shape[1]
+    h = group_size // 2
+    xsum8 = np.empty(n_groups, dtype=np.float32)
+    for g in range(n_groups):
+        s = np.float32(0.0)
+        xlo = x[g * group_size: g * group_size + h]
+        for j in range(h):
+            s += xlo[j]
+        xsum8[g] = np.float32(8.0) * s
+    y = np.empty(N, dtype=np.float32)
+    for blk in prange((N + 3) // 4):
+        r = 4 * blk
+        if r + 4 <= N:
+            t0 = np.float32(0.0)
+            t1 = np.float32(0.0)
+            t2 = np.float32(0.0)
+            t3 = np.float32(0.0)
+            for g in range(n_groups):
+                xlo = x[g * group_size: g * group_size + h]
+                xhi = x[g * group_size + h: (g + 1) * group_size]
+                q0 = packed[r, g * h: (g + 1) * h]
+                q1 = packed[r + 1, g * h: (g + 1) * h]
+                q2 = packed[r + 2, g * h: (g + 1) * h]
+                q3 = packed[r + 3, g * h: (g + 1) * h]
+                a0 = np.float32(0.0)
+                a1 = np.float32(0.0)
+                a2 = np.float32(0.0)
+                a3 = np.float32(0.0)
+                for j in range(h):
+                    xl = xlo[j]
+                    xh = xhi[j]
+                    f = np.float32(q0[j])
+                    hi = np.floor(f * np.float32(0.0625))
+                    a0 += (f - np.float32(16.0) * hi) * xl + hi * xh
+                    f = np.float32(q1[j])
+                    hi = np.floor(f * np.float32(0.0625))
+                    a1 += (f - np.float32(16.0) * hi) * xl + hi * xh
+                    f = np.float32(q2[j])
+                    hi = np.floor(f * np.float32(0.0625))
+                    a2 += (f - np.float32(16.0) * hi) * xl + hi * xh
+                    f = np.float32(q3[j])
+                    hi = np.floor(f * np.float32(0.0625))
+                    a3 += (f - np.float32(16.0) * hi) * xl + hi * xh
+                t0 += (a0 - xsum8[g]) * scales[r, g]
+                t1 += (a1 - xsum8[g]) * scales[r + 1, g]
+                t2 += (a2 - xsum8[g]) * scales[r + 2, g]
+                t3 += (a3 - xsum8[g]) * scales[r + 3, g]
+            y[r] = t0
+            y[r + 1] = t1
+            y[r + 2] = t2
+            y[r + 3] = t3
+        else:
+            for n in range(r, N):
+                total = np.float32(0.0)
+                for g in range(n_groups):
+                    xlo = x[g * group_size: g * group_size + h]
+                    xhi = x[g * group_size + h: (g + 1) * group_size]
+                    qg = packed[n, g * h: (g + 1) * h]
+                    acc = np.float32(0.0)
+                    for j in range(h):
+                        f = np.float32(qg[j])
+                        hi = np.floor(f * np.float32(0.0625))
+                        acc += (f - np.float32(16.0) * hi) * xlo[j] + hi * xhi[j]
+                    total += (acc - xsum8[g]) * scales[n, g]
+                y[n] = total
+    return y
+
+
+@njit(parallel=True, fastmath=True, cache=True)
 def read_sum(a: np.ndarray) -> float:
     """Sum of a 1-D float32 array; reads every byte once (a read-bandwidth probe)."""
     s = np.float32(0.0)
     for i in prange(a.size):
         s += a[i]
     return s
+
+
+# --- int4 in 32-bit words (the AVX2 kernel) -----------------------------------------------------------------
+# In each group of g inputs (g a multiple of 8) there are m = g / 8 words; nibble i (bits 4i..4i+3) of word t
+# holds input i * m + t, stored as q + 8 (0..15). So for a fixed nibble i the inputs of consecutive words are
+# consecutive: the kernel reads x as (groups, 8, m) and its inner loop over t is contiguous in every stream.
+# The offset of 8 is removed once per group as 8 * sum(x over the group), scaled with the group's scale.
+
+
+def pack_int4_words(q: np.ndarray, group_size: int) -> np.ndarray:
+    """q (N, K) int8 codes in [-8, 7] -> (N, K // 8) uint32 words in the layout described above."""
+    N, K = q.shape
+    if K % group_size or group_size % 8:
+        raise ValueError("group_size must be a multiple of 8 and divide K")
+    m = group_size // 8
+    nib = ((q.astype(np.int32) + 8) & 15).astype(np.uint32).reshape(N, K // group_size, 8, m)  # [n, g, i, t]
+    words = np.zeros((N, K // group_size, m), dtype=np.uint32)
+    for i in range(8):
+        words |= nib[:, :, i, :] << np.uint32(4 * i)
+    return words.reshape(N, K // 8)
+
+
+def unpack_int4_words(words: np.ndarray, group_size: int) -> np.ndarray:
+    """Inverse of pack_int4_words: (N, K // 8) uint32 -> (N, K) int8."""
+    N, k8 = words.shape
+    m = group_size // 8
+    w = words.reshape(N, k8 // m, 1, m)
+    nib = (w >> (4 * np.arange(8, dtype=np.uint32)).reshape(1, 1, 8, 1)) & np.uint32(15)  # [n, g, i, t]
+    return (nib.astype(np.int16) - 8).astype(np.int8).reshape(N, 8 * k8)
+
+
+# Fast-math without "reassoc": LLVM may fuse a multiply and an add (contract) but keeps the order of the sums as
+# written. With full fast-math it re-chained the eight products of a word into eight dependent FMAs per iteration,
+# bound by FMA latency. Without reassociation there is no vectorised reduction either, so each row accumulates in
+# a small array acc[t] (vertical adds, one per group) and sums it once at the end.
+_NO_REASSOC = {"nnan", "ninf", "nsz", "arcp", "contract", "afn"}
+_ROWS_PER_TASK = 32
+
+
+@njit(parallel=True, fastmath=_NO_REASSOC, cache=True)
+def _int4_words_kernel(w3: np.ndarray, scales: np.ndarray, x3: np.ndarray) -> np.ndarray:
+    """w3 (N, G, m) uint32 words, scales (N, G), x3 (G, 8, m) float32 -> (N,) float32."""
+    N, G, m = w3.shape
+    xsum8 = np.empty(G, dtype=np.float32)
+    for g in range(G):
+        s = np.float32(0.0)
+        for i in range(8):
+            xi = x3[g, i]
+            for t in range(m):
+                s += xi[t]
+        xsum8[g] = np.float32(8.0) * s
+    y = np.empty(N, dtype=np.float32)
+    n_tasks = (N + _ROWS_PER_TASK - 1) // _ROWS_PER_TASK
+    for task in prange(n_tasks):
+        acc = np.empty(m, dtype=np.float32)
+        for n in range(task * _ROWS_PER_TASK, min(N, (task + 1) * _ROWS_PER_TASK)):
+            for t in range(m):
+                acc[t] = np.float32(0.0)
+            corr = np.float32(0.0)
+            for g in range(G):
+                w = w3[n, g]
+                xg = x3[g]
+                x0, x1, x2, x3_, x4, x5, x6, x7 = xg[0], xg[1], xg[2], xg[3], xg[4], xg[5], xg[6], xg[7]
+                sc = scales[n, g]
+                for t in range(m):
+                    v = w[t]
+                    # Every shift is masked (or, for the top nibble, bounded), so LLVM narrows Numba's 64-bit
+                    # integer arithmetic back to 32-bit lanes; the sum is a tree, not a chain.
+                    p01 = np.float32(v & 15) * x0[t] + np.float32((v >> 4) & 15) * x1[t]
+                    p23 = np.float32((v >> 8) & 15) * x2[t] + np.float32((v >> 12) & 15) * x3_[t]
+                    p45 = np.float32((v >> 16) & 15) * x4[t] + np.float32((v >> 20) & 15) * x5[t]
+                    p67 = np.float32((v >> 24) & 15) * x6[t] + np.float32((v >> 28) & 15) * x7[t]
+                    acc[t] += sc * ((p01 + p23) + (p45 + p67))
+                corr += sc * xsum8[g]
+            total = np.float32(0.0)
+            for t in range(m):
+                total += acc[t]
+            y[n] = total - corr
+    return y
+
+
+def int4_gemv_words(words: np.ndarray, scales: np.ndarray, x: np.ndarray, group_size: int) -> np.ndarray:
+    """Group-wise int4 GEMV on pack_int4_words's layout; scales (N, K // group_size) -> (N,) float32."""
+    N, k8 = words.shape
+    m = group_size // 8
+    G = k8 // m
+    x3 = np.ascontiguousarray(x, dtype=np.float32).reshape(G, 8, m)  # a view: no copy of x
+    return _int4_words_kernel(words.view(np.int32).reshape(N, G, m), scales, x3)
+
+
+# --- dispatch on CPU features -------------------------------------------------------------------------------
+
+
+def numba_code_kind() -> str:
+    """The kind of code Numba generates in this process: the machine's kind (llmcourse.env.cpu_kind), unless
+    NUMBA_CPU_FEATURES overrides the features (then "avx512" if it enables avx512f, "avx2" if avx2 and fma)."""
+    feats = os.environ.get("NUMBA_CPU_FEATURES")
+    if not feats:
+        return env.cpu_kind(env.cpu_flags())
+    on = {f[1:] for f in feats.split(",") if f.startswith("+")}
+    return env.cpu_kind({"avx512f", "avx512bw"} & on | {"avx2", "fma"} & on)
+
+
+def int4_kernel_name(kind: str | None = None) -> str:
+    """The int4 kernel for a kind of CPU (one of INT4_NAMES); LLMCOURSE_INT4_KERNEL overrides it."""
+    forced = os.environ.get(INT4_ENV, "").strip().lower()
+    if forced:
+        if forced not in INT4_NAMES:
+            raise ValueError(f"{INT4_ENV}={forced!r}: use one of {', '.join(INT4_NAMES)}")
+        return forced
+    return INT4_KERNELS.get(kind or numba_code_kind(), "floor")
+
+
+def int4_kernel(name: str | None = None):
+    """(name, pack(q, group), gemv(packed, scales, x, group)) of an int4 kernel; default: the dispatched one."""
+    name = name or int4_kernel_name()
+    if name == "floor":
+        return name, pack_int4, int4_gemv
+    if name == "floor4":
+        return name, pack_int4, int4_gemv_rows4
+    if name == "words":
+        return name, pack_int4_words, int4_gemv_words
+    raise ValueError(f"unknown int4 kernel {name!r}")
+
+
+def avx2_numba_env() -> dict[str, str]:
+    """NUMBA_CPU_NAME and NUMBA_CPU_FEATURES that make Numba emit Zen 3 (AVX2 + FMA) code on this machine.
+
+        NUMBA_CPU_NAME=znver3 NUMBA_CPU_FEATURES=... python -m benchmarks quant   # AVX2 instructions, this memory
+    """
+    import llvmlite.binding as ll
+
+    feats = ll.get_host_cpu_features()
+    flags = ",".join(("+" if on and not name.startswith(_NOT_ON_AVX2) else "-") + name for name, on in feats.items())
+    return {"NUMBA_CPU_NAME": "znver3", "NUMBA_CPU_FEATURES": flags}
+
+
+def compare_int4_hot(n: int = 2048, rounds: int = 15, threads: int = 1) -> str:
+    """The int4 kernels on one cache-resident (n, n) matrix, interleaved; a table (arithmetic, not memory)."""
+    import numba
+
+    before = numba.get_num_threads()
+    numba.set_num_threads(threads)
+    try:
+        return _compare_int4_hot(n, rounds, threads)
+    finally:
+        numba.set_num_threads(before)
+
+
+def _compare_int4_hot(n: int, rounds: int, threads: int) -> str:
+    rng = np.random.default_rng(0)
+    q = rng.integers(-8, 8, (n, n), dtype=np.int8)
+    s = rng.uniform(0.01, 0.1, (n, n // 128)).astype(np.float32)
+    x = rng.standard_normal(n, dtype=np.float32)
+    calls = {}
+    for name in INT4_NAMES:
+        _, pack, gemv = int4_kernel(name)
+        p = pack(q, 128)
+        calls[name] = lambda gemv=gemv, p=p: gemv(p, s, x, 128)
+    cmp = bench.compare(calls, rounds=rounds, number=10, prime=1, warmup=2)
+    best = {k: t.best for k, t in cmp.timings.items()}
+    return (f"code path {numba_code_kind()}, {threads} thread(s), {n} x {n} int4, group 128, hot cache\n"
+            + cmp.table() + "\nbest times against floor: "
+            + ", ".join(f"{k} {best[k] / best['floor']:.2f}" for k in INT4_NAMES if k != "floor"))
+
+
+if __name__ == "__main__":
+    print(compare_int4_hot())

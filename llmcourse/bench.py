@@ -2,6 +2,7 @@
 
     t = bench.time_fn(lambda: x @ w, repeat=20)                  # Timing(median=..., ...)
     r = bench.compare({"numpy": f_np, "numba": f_nb}, rounds=15)  # medians and ratios, interleaved
+    r.ratio_spread("numba")                                       # {"median", "min", "max", "n"} over rounds
 
 Work queued on a GPU returns before it finishes; timing it without synchronising measures only the
 launch. `sync` below waits for the device when one is involved, and is a no-op on the CPU.
@@ -31,6 +32,18 @@ def sync(device: Any = None) -> None:
         torch.mps.synchronize()
     else:
         raise ValueError(f"don't know how to synchronise device {device!r}")
+
+
+def spread(values: list[float]) -> dict[str, float]:
+    """Median, min, max and count of repeated measurements: what a record quotes instead of one number.
+
+    >>> spread([3.0, 1.0, 2.0])
+    {'median': 2.0, 'min': 1.0, 'max': 3.0, 'n': 3}
+    """
+    vals = [float(v) for v in values]
+    if not vals:
+        raise ValueError("spread needs at least one value")
+    return {"median": statistics.median(vals), "min": min(vals), "max": max(vals), "n": len(vals)}
 
 
 @dataclass
@@ -87,10 +100,18 @@ class Comparison:
     timings: dict[str, Timing]
     baseline: str
 
-    def ratio(self, name: str) -> float:
+    def ratios(self, name: str, baseline: str | None = None) -> list[float]:
+        """Per-round speed-ups of `name` over `baseline` (default: the comparison's baseline)."""
+        base = self.timings[baseline or self.baseline].samples
+        return [b / o for b, o in zip(base, self.timings[name].samples, strict=True)]
+
+    def ratio(self, name: str, baseline: str | None = None) -> float:
         """How many times faster `name` is than the baseline (median of per-round ratios)."""
-        base, other = self.timings[self.baseline].samples, self.timings[name].samples
-        return statistics.median(b / o for b, o in zip(base, other, strict=True))
+        return statistics.median(self.ratios(name, baseline))
+
+    def ratio_spread(self, name: str, baseline: str | None = None) -> dict[str, float]:
+        """spread() of the per-round ratios: median, min, max and the number of rounds."""
+        return spread(self.ratios(name, baseline))
 
     def table(self) -> str:
         """Plain-text table: variant, median time, speed-up against the baseline."""

@@ -15,8 +15,8 @@ Banks are JSON files. Module banks: `quizbank/NN_slug.json`. Interview topics: `
     {"module": "01_attention",                        # a topic bank has "topic": "self_attention"
      "questions": [                                   #   and "module": the default module of its questions
        {"id": "attn-scale", "type": "single", "prompt": "...", "tags": ["attention"],
-        "prompt_zh": "...",                           # optional Chinese translation of the prompt
-        "options": [{"text": "...", "correct": true, "why": "..."}, {"text": "...", "why": "..."}]},
+        "prompt_zh": "...",                           # Chinese: every text K a learner reads has a sibling K_zh
+        "options": [{"text": "...", "text_zh": "...", "correct": true, "why": "...", "why_zh": "..."}, ...]},
        {"id": "kv-bytes", "type": "numeric", "prompt": "...", "answer": 4096, "unit": "bytes",
         "rel_tol": 0.01, "why": "...",
         "compute": {"fn": "kv_cache_bytes", "args": {...}},  # a formula of tests/unit/test_quiz.py that
@@ -29,6 +29,10 @@ Banks are JSON files. Module banks: `quizbank/NN_slug.json`. Interview topics: `
 Types: single (one right option), multiple (all the right options), numeric (a number within rel_tol/abs_tol,
 with an optional unit the learner may convert: "2 GiB" for bytes), estimate (a number within a factor of the
 answer), bug (pick the wrong line of a snippet). Every option, line and trap carries a `why`.
+Chinese (lang="zh"): prompt_zh, why_zh, options[i].text_zh/why_zh, traps[i].why_zh, lines[i].why_zh/fix_zh (code is
+never translated), unit_zh where the unit is a word ("params", "bytes"). A question with any Chinese must have all
+of it (QuizError otherwise). The quiz's own words come from MESSAGES; quiz.set_language("zh") remembers the choice
+in the progress file, and every quiz, table and text answer then speaks it unless a call names `lang`.
 Progress goes to the JSON file named by LLMCOURSE_PROGRESS, else ~/.llmcourse/progress.json.
 """
 
@@ -47,8 +51,9 @@ import random
 import re
 import sys
 import tempfile
+import unicodedata
 import zlib
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
@@ -118,6 +123,135 @@ MODULE_TOPICS: dict[str, tuple[str, ...]] = {
 
 class QuizError(ValueError):
     """A question bank is malformed, or an answer refers to no question; the message says which."""
+
+
+# ----------------------------------------------------------------------------------------------------------
+# The quiz's own words, in every language the switch offers
+# ----------------------------------------------------------------------------------------------------------
+
+LANGS: dict[str, str] = {"en": "English", "zh": "中文"}
+
+# One table for every sentence the quiz itself shows (feedback, instructions, tables, buttons, text mode).
+# Placeholders are str.format fields; a test checks that both languages carry the same ones.
+MESSAGES: dict[str, dict[str, str]] = {
+    "correct": {"en": "Correct.", "zh": "回答正确。"},
+    "not_quite": {"en": "Not quite.", "zh": "回答错误。"},
+    "bug_correct": {"en": "Correct: that is the buggy line.", "zh": "回答正确：错误就在这一行。"},
+    "mark_bug": {"en": "✘ bug", "zh": "✘ 有错"},
+    "mark_fine": {"en": "✔ fine", "zh": "✔ 没错"},
+    "line": {"en": "line {n}: `{code}`", "zh": "第 {n} 行：`{code}`"},
+    "fix": {"en": "Fix: {fix}", "zh": "改法：{fix}"},
+    "your_answer_text": {"en": "   ← your answer", "zh": "   ← 你的答案"},
+    "your_answer_html": {"en": "(your answer)", "zh": "（你的答案）"},
+    "expected_index": {"en": "Expected an option index, got {response}.",
+                       "zh": "需要选项的序号，收到的是 {response}。"},
+    "no_such_option": {"en": "Option {i} does not exist: choose 0..{last}.",
+                       "zh": "选项 {i} 不存在：请在 0..{last} 中选择。"},
+    "not_a_number": {"en": "{reason}. Type a number such as {example}.",
+                     "zh": "无法把“{response}”读作一个数（或它的单位无法换算）。请输入一个数，例如 {example}。"},
+    "example_unit": {"en": "4096, 4096 {unit} or 2*32*64", "zh": "4096、4096 {unit} 或 2*32*64"},
+    "example": {"en": "4096 or 2*32*64", "zh": "4096 或 2*32*64"},
+    "estimate_good": {"en": "Good estimate: {given} is within {factor}× of {answer}.",
+                      "zh": "估得好：{given} 与 {answer} 相差不到 {factor} 倍。"},
+    "estimate_off": {"en": "Off by {ratio}× ({way}): the answer is about {answer}.",
+                     "zh": "差了 {ratio} 倍（{way}）：答案约为 {answer}。"},
+    "too_high": {"en": "too high", "zh": "偏高"},
+    "too_low": {"en": "too low", "zh": "偏低"},
+    "wrong_sign": {"en": "The sign is wrong: the answer is about {answer}.", "zh": "符号错了：答案约为 {answer}。"},
+    "number_wrong": {"en": "Not quite: you gave {given}, the answer is {answer}.",
+                     "zh": "回答错误：你的答案是 {given}，正确答案是 {answer}。"},
+    "trap": {"en": "A popular wrong answer: {why}", "zh": "这是一个常见的错误答案：{why}"},
+    "choose_first": {"en": "Choose an answer first.", "zh": "请先选择答案。"},
+    "type_first": {"en": "Type a number first.", "zh": "请先输入一个数。"},
+    "not_saved": {"en": "progress not saved: {error}", "zh": "进度未能保存：{error}"},
+    "check": {"en": "Check", "zh": "核对答案"},
+    "placeholder_unit": {"en": "a number in {unit}, e.g. 4096 or 2*32*64",
+                         "zh": "一个数，单位为 {unit}，例如 4096 或 2*32*64"},
+    "placeholder": {"en": "a number, e.g. 4096 or 2*32*64", "zh": "一个数，例如 4096 或 2*32*64"},
+    "no_translation": {"en": "", "zh": "（本题尚未完整译成中文）"},
+    "language": {"en": "Language:", "zh": "语言："},
+    "tally": {"en": "<b>{right}/{total}</b> right this session ({answered} answered). <code>quiz.progress()</code> "
+                    "shows all modules; <code>quiz.review()</code> repeats your mistakes.",
+              "zh": "本次答对 <b>{right}/{total}</b>（已答 {answered} 题）。<code>quiz.progress()</code> "
+                    "显示各模块的进度；<code>quiz.review()</code> 重做你答错的题。"},
+    "type_single": {"en": "single choice", "zh": "单选"},
+    "type_multiple": {"en": "multiple choice", "zh": "多选"},
+    "type_numeric": {"en": "number", "zh": "数值"},
+    "type_estimate": {"en": "estimate", "zh": "估算"},
+    "type_bug": {"en": "spot the bug", "zh": "找错"},
+    "quiz_title": {"en": "Quiz: {module}", "zh": "测验：{module}"},
+    "drill_title": {"en": "Drill: {what} ({n} questions)", "zh": "专项练习：{what}（{n} 题）"},
+    "review_title": {"en": "Review of your mistakes: {what} ({n} questions)", "zh": "错题回顾：{what}（{n} 题）"},
+    "all_topics": {"en": "all topics", "zh": "全部主题"},
+    "no_questions": {"en": "No questions to show.", "zh": "没有可显示的题目。"},
+    "no_mistakes": {"en": "No questions to show (no mistakes to review: well done).",
+                    "zh": "没有可显示的题目（没有需要回顾的错题，做得好）。"},
+    "hint_bug": {"en": "(answer with the number of the wrong line)", "zh": "（请回答有错的那一行的行号）"},
+    "hint_multiple": {"en": "(select all that apply: answer with letters such as 'ac')",
+                      "zh": "（多选：选出所有正确的选项，用字母作答，例如 'ac'）"},
+    "hint_number": {"en": "(answer with a number)", "zh": "（请用一个数作答）"},
+    "hint_number_unit": {"en": "(answer with a number in {unit})", "zh": "（请用一个数作答，单位：{unit}）"},
+    "hint_estimate": {"en": "(answer with an estimate)", "zh": "（请给出一个估算值）"},
+    "hint_estimate_unit": {"en": "(answer with an estimate in {unit})", "zh": "（请给出一个估算值，单位：{unit}）"},
+    "how_to_answer": {"en": "Answer with quiz.answer(\"{first}\", \"b\") "
+                            "(a letter, letters, a line number or a number).",
+                      "zh": "用 quiz.answer(\"{first}\", \"b\") 作答（一个字母、几个字母、一个行号或一个数）。"},
+    "ask": {"en": "your answer (empty to skip, q to quit): ", "zh": "你的答案（留空跳过，输入 q 退出）："},
+    "score": {"en": "{right}/{total} right. quiz.progress() shows everything you have answered.",
+              "zh": "答对 {right}/{total} 题。quiz.progress() 显示你答过的全部题目。"},
+    "answer_line": {"en": "answer {qid!r} with a line number 1..{last}", "zh": "请用行号 1..{last} 回答 {qid!r}"},
+    "no_such_line": {"en": "line {line} does not exist: choose 1..{last}",
+                     "zh": "第 {line} 行不存在：请在 1..{last} 中选择"},
+    "answer_letter": {"en": "answer {qid!r} with a letter such as 'b'", "zh": "请用字母回答 {qid!r}，例如 'b'"},
+    "answer_letters": {"en": "answer {qid!r} with a letter such as 'b' or letters such as 'ac'",
+                       "zh": "请用字母回答 {qid!r}，例如 'b' 或 'ac'"},
+    "no_such_letter": {"en": "option ({letter}) does not exist for {qid!r}", "zh": "{qid!r} 没有选项 ({letter})"},
+    "one_letter": {"en": "{qid!r} has one right answer: give one letter",
+                   "zh": "{qid!r} 只有一个正确答案：请只给一个字母"},
+    "progress_of": {"en": "progress of {learner} ({path})", "zh": "{learner} 的进度（{path}）"},
+    "progress_html": {"en": "Progress of <b>{learner}</b> (saved in <code>{path}</code>)",
+                      "zh": "<b>{learner}</b> 的进度（保存在 <code>{path}</code>）"},
+    "col_name": {"en": "name", "zh": "名称"},
+    "col_about": {"en": "about", "zh": "内容"},
+    "col_questions": {"en": "questions", "zh": "题数"},
+    "col_answered": {"en": "answered", "zh": "已答"},
+    "col_right": {"en": "right", "zh": "答对"},
+    "col_first_try": {"en": "1st try", "zh": "一次答对"},
+    "col_review": {"en": "to review", "zh": "待复习"},
+    "kind_module": {"en": "module", "zh": "模块"},
+    "kind_topic": {"en": "topic", "zh": "主题"},
+}
+
+# Module titles in Chinese, shown in the progress table when the language is 'zh'.
+MODULES_ZH: dict[str, str] = {
+    "00_welcome": "大模型做什么：预测下一个词元",
+    "01_attention": "缩放点积注意力",
+    "02_multihead": "多头注意力",
+    "03_causal_masking": "掩码",
+    "04_tiny_gpt": "用 NumPy 搭建整个模型",
+    "05_pytorch_gpu": "PyTorch、设备与 KV 缓存",
+    "06_inference_cost": "推理成本的解析模型",
+    "07_quantization": "训练后量化",
+    "08_qat_mixed_precision": "量化感知训练与混合精度",
+    "09_pruning": "剪枝与稀疏",
+    "10_low_rank": "低秩分解",
+    "11_distill_share": "蒸馏与参数共享",
+    "12_distributed": "分布式训练与推理",
+    "13_capstone": "综合项目",
+    "14_question_bank": "面试题库",
+}
+
+
+def check_lang(lang: str) -> str:
+    """The language code itself when the quiz speaks it ('en', 'zh'); a QuizError otherwise."""
+    if lang not in LANGS:
+        raise QuizError(f"unknown language {lang!r}; choose from {sorted(LANGS)}")
+    return lang
+
+
+def msg(key: str, lang: str = "en", **fields: Any) -> str:
+    """One of the quiz's own sentences in a language, with its fields filled in."""
+    return MESSAGES[key][check_lang(lang)].format(**fields)
 
 
 # ----------------------------------------------------------------------------------------------------------
@@ -235,13 +369,14 @@ def _unit_factor(given: str, unit: str) -> float:
     return float(_MULTIPLIERS[words[0] if words else ""])
 
 
-def format_quantity(value: float, unit: str = "") -> str:
-    """Readable number with its unit; bytes also in binary units (2,147,483,648 bytes = 2 GiB)."""
+def format_quantity(value: float, unit: str = "", shown: str | None = None) -> str:
+    """Readable number with its unit (written as `shown`, e.g. 字节, when given); bytes also in binary units
+    (2,147,483,648 bytes = 2 GiB)."""
     if math.isfinite(value) and value == int(value) and abs(value) < 1e15:
         text = f"{int(value):,}"
     else:
         text = f"{value:.4g}"
-    text = f"{text} {unit}".strip()
+    text = f"{text} {unit if shown is None else shown}".strip()
     if unit in ("B", "byte", "bytes") and abs(value) >= 2**10:
         size = value
         for name in ("TiB", "GiB", "MiB", "KiB"):
@@ -256,13 +391,28 @@ def format_quantity(value: float, unit: str = "") -> str:
 # ----------------------------------------------------------------------------------------------------------
 
 
+def _pick(en: str, zh: str, lang: str) -> str:
+    """The Chinese text when asked for and present, else the English."""
+    return zh if lang == "zh" and zh else en
+
+
 @dataclass(frozen=True)
 class Option:
-    """One answer option (or one line of a spot-the-bug snippet) with its explanation."""
+    """One answer option (or one line of a spot-the-bug snippet) with its explanation, in English and Chinese."""
 
     text: str
     correct: bool
     why: str
+    text_zh: str = ""
+    why_zh: str = ""
+
+    def label(self, lang: str = "en") -> str:
+        """The option's text in a language (a bug line's code is the same in every language)."""
+        return _pick(self.text, self.text_zh, lang)
+
+    def reason(self, lang: str = "en") -> str:
+        """Why the option is right or wrong, in a language."""
+        return _pick(self.why, self.why_zh, lang)
 
 
 @dataclass(frozen=True)
@@ -271,6 +421,7 @@ class Trap:
 
     value: float
     why: str
+    why_zh: str = ""
 
 
 @dataclass(frozen=True)
@@ -292,6 +443,9 @@ class Question:
     traps: tuple[Trap, ...] = ()
     fix: str = ""
     prompt_zh: str = ""
+    why_zh: str = ""
+    fix_zh: str = ""
+    unit_zh: str = ""
     bank: str = ""
     compute: dict | None = field(default=None, compare=False, hash=False)
 
@@ -305,9 +459,21 @@ class Question:
         """Interview topics this question counts towards: its topic tags, else those of its module."""
         return tuple(t for t in self.tags if t in TOPICS) or MODULE_TOPICS.get(self.module, ())
 
+    @property
+    def translated(self) -> bool:
+        """True when every text of the question a learner reads has its Chinese (loading checks that a question
+        is translated whole or not at all)."""
+        return bool(self.prompt_zh) and (not self.why or bool(self.why_zh)) and (not self.fix or bool(self.fix_zh)) \
+            and all(o.why_zh and o.text_zh for o in self.options) and all(t.why_zh for t in self.traps) \
+            and (not unit_is_word(self.unit) or bool(self.unit_zh))
+
     def text(self, lang: str = "en") -> str:
         """The prompt in a language ('en' or 'zh'); English when there is no translation."""
-        return self.prompt_zh if lang == "zh" and self.prompt_zh else self.prompt
+        return _pick(self.prompt, self.prompt_zh, lang)
+
+    def unit_text(self, lang: str = "en") -> str:
+        """The unit as shown to the learner: its Chinese word where it is a word, else the symbol."""
+        return _pick(self.unit, self.unit_zh, lang)
 
     def accepts(self, value: float) -> bool:
         """True when a number is within this question's tolerance of the answer."""
@@ -325,53 +491,64 @@ class Question:
             return abs(math.log(value / trap)) <= math.log(self.factor)
         return math.isclose(value, trap, rel_tol=max(self.rel_tol, 0.005), abs_tol=self.abs_tol)
 
-    def grade(self, response: Any) -> tuple[bool, str]:
+    def grade(self, response: Any, lang: str = "en") -> tuple[bool, str]:
         """Score a response: (correct, feedback text that explains every option, or the number)."""
-        result = self.explain(response)
+        result = self.explain(response, lang)
         return result.ok, result.text()
 
-    def explain(self, response: Any) -> Feedback:
+    def explain(self, response: Any, lang: str = "en") -> Feedback:
         """The verdict, an explanation for every option (or line), and notes such as a matched trap."""
+        check_lang(lang)
         if self.type in ("numeric", "estimate"):
-            return self._explain_number(response)
+            return self._explain_number(response, lang)
         if isinstance(response, (str, bytes)):
-            return Feedback(False, f"Expected an option index, got {response!r}.")
+            return Feedback(False, msg("expected_index", lang, response=repr(response)), lang=lang)
         chosen = {int(response)} if hasattr(response, "__index__") else {int(i) for i in (response or ())}
         bad = [i for i in chosen if not 0 <= i < len(self.options)]
         if bad:
-            return Feedback(False, f"Option {bad[0]} does not exist: choose 0..{len(self.options) - 1}.")
+            return Feedback(False, msg("no_such_option", lang, i=bad[0], last=len(self.options) - 1), lang=lang)
         ok = chosen == {i for i, o in enumerate(self.options) if o.correct}
-        notes = [self.why] if self.why else []
+        why = _pick(self.why, self.why_zh, lang)
+        notes = [why] if why else []
         if self.type == "bug":
-            items = [("✘ bug" if o.correct else "✔ fine", f"line {i + 1}: `{o.text}`", o.why, i in chosen)
+            items = [(msg("mark_bug" if o.correct else "mark_fine", lang),
+                      msg("line", lang, n=i + 1, code=o.text), o.reason(lang), i in chosen)
                      for i, o in enumerate(self.options)]
-            notes = ([f"Fix: {self.fix}"] if self.fix else []) + notes
-            return Feedback(ok, "Correct: that is the buggy line." if ok else "Not quite.", items, notes)
-        items = [("✔" if o.correct else "✘", o.text, o.why, i in chosen) for i, o in enumerate(self.options)]
-        return Feedback(ok, "Correct." if ok else "Not quite.", items, notes)
+            fix = _pick(self.fix, self.fix_zh, lang)
+            notes = ([msg("fix", lang, fix=fix)] if fix else []) + notes
+            return Feedback(ok, msg("bug_correct" if ok else "not_quite", lang), items, notes, lang)
+        items = [("✔" if o.correct else "✘", o.label(lang), o.reason(lang), i in chosen)
+                 for i, o in enumerate(self.options)]
+        return Feedback(ok, msg("correct" if ok else "not_quite", lang), items, notes, lang)
 
-    def _explain_number(self, response: Any) -> Feedback:
+    def _explain_number(self, response: Any, lang: str = "en") -> Feedback:
+        why = _pick(self.why, self.why_zh, lang)
+        unit = self.unit_text(lang)
+        if self.unit_zh and isinstance(response, str) and response.strip().endswith(self.unit_zh):
+            response = response.strip()[: -len(self.unit_zh)]  # "70亿 个参数" typed with the Chinese unit
         try:
             value = parse_quantity(response, self.unit)
         except ValueError as exc:
-            example = f"4096, 4096 {self.unit} or 2*32*64" if self.unit else "4096 or 2*32*64"
-            return Feedback(False, f"{exc}. Type a number such as {example}.", notes=[self.why])
-        answer = format_quantity(self.answer, self.unit)
+            example = msg("example_unit", lang, unit=unit) if unit else msg("example", lang)
+            return Feedback(False, msg("not_a_number", lang, reason=exc, response=response, example=example),
+                            notes=[why], lang=lang)
+        answer = format_quantity(self.answer, self.unit, unit)
         ok = self.accepts(value)
-        given = format_quantity(value, self.unit)
+        given = format_quantity(value, self.unit, unit)
         if self.type == "estimate":
             ratio = value / self.answer if self.answer else math.inf
             if ok:
-                head = f"Good estimate: {given} is within {self.factor:g}× of {answer}."
+                head = msg("estimate_good", lang, given=given, factor=f"{self.factor:g}", answer=answer)
             elif ratio > 0:
-                way = "too high" if ratio > 1 else "too low"
-                head = f"Off by {max(ratio, 1 / ratio):.3g}× ({way}): the answer is about {answer}."
+                way = msg("too_high" if ratio > 1 else "too_low", lang)
+                head = msg("estimate_off", lang, ratio=f"{max(ratio, 1 / ratio):.3g}", way=way, answer=answer)
             else:
-                head = f"The sign is wrong: the answer is about {answer}."
+                head = msg("wrong_sign", lang, answer=answer)
         else:
-            head = "Correct." if ok else f"Not quite: you gave {given}, the answer is {answer}."
-        notes = [] if ok else [f"A popular wrong answer: {t.why}" for t in self.traps if self._near(value, t.value)]
-        return Feedback(ok, head, notes=notes + [self.why])
+            head = msg("correct", lang) if ok else msg("number_wrong", lang, given=given, answer=answer)
+        notes = [] if ok else [msg("trap", lang, why=_pick(t.why, t.why_zh, lang))
+                               for t in self.traps if self._near(value, t.value)]
+        return Feedback(ok, head, notes=notes + [why], lang=lang)
 
 
 @dataclass
@@ -382,20 +559,23 @@ class Feedback:
     verdict: str
     items: list[tuple[str, str, str, bool]] = field(default_factory=list)  # (mark, label, why, picked)
     notes: list[str] = field(default_factory=list)
+    lang: str = "en"
 
     def text(self) -> str:
         """Plain-text form: one option per line, its explanation indented under it."""
         lines = [self.verdict]
+        mine = msg("your_answer_text", self.lang)
         for mark, label, why, picked in self.items:
-            lines.append(f"  {mark} {label}{'   ← your answer' if picked else ''}")
+            lines.append(f"  {mark} {label}{mine if picked else ''}")
             lines.append(f"      {why}")
         return "\n".join(lines + [n for n in self.notes if n])
 
     def html(self, note: str = "") -> str:
         """HTML form for the widget."""
         color = "#1a7f37" if self.ok else "#c62828"
+        mine = html.escape(msg("your_answer_html", self.lang))
         items = "".join(
-            f"<li><b>{_inline(mark)} {_inline(label)}</b>{' <i>(your answer)</i>' if picked else ''}<br>"
+            f"<li><b>{_inline(mark)} {_inline(label)}</b>{f' <i>{mine}</i>' if picked else ''}<br>"
             f"{_inline(why)}</li>" for mark, label, why, picked in self.items)
         notes = "".join(f"<div>{_inline(n)}</div>" for n in self.notes if n)
         extra = f"<div><i>{html.escape(note)}</i></div>" if note else ""
@@ -415,6 +595,73 @@ def _number(raw: dict, key: str, where: str, default: float | None = None) -> fl
     if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
         raise QuizError(f"{where}: {key!r} must be a finite number")
     return float(value)
+
+
+CJK_RE = re.compile(r"[\u3400-\u9fff]")
+_UNIT_WORD_RE = re.compile(r"[a-z]{3,}")
+
+
+def unit_is_word(unit: str) -> bool:
+    """True when a unit is a word a Chinese reader needs translated ('params', 'bytes', 'tokens/s'), not a
+    symbol read the same in Chinese ('s', 'MiB', 'FLOPs', 'dB', '%')."""
+    return any(_UNIT_WORD_RE.fullmatch(part) for part in re.split(r"[/\s]+", unit.strip()))
+
+
+def zh_fields(raw: dict) -> list[tuple[str, str, str]]:
+    """Every Chinese field a translated question must carry: (where, key, English text) in document order."""
+    out = [("", "prompt", raw.get("prompt", ""))]
+    if raw.get("why"):
+        out.append(("", "why", raw["why"]))
+    if isinstance(raw.get("unit"), str) and unit_is_word(raw["unit"]):
+        out.append(("", "unit", raw["unit"]))
+    for j, o in enumerate(raw.get("options") or []):
+        out += [(f"option {j}", "text", o.get("text", "")), (f"option {j}", "why", o.get("why", ""))]
+    for j, line in enumerate(raw.get("lines") or []):
+        out.append((f"line {j + 1}", "why", line.get("why", "")))
+        if line.get("fix"):
+            out.append((f"line {j + 1}", "fix", line["fix"]))
+    for j, t in enumerate(raw.get("traps") or []):
+        out.append((f"trap {j}", "why", t.get("why", "")))
+    return out
+
+
+def _parts(raw: dict) -> dict[str, dict]:
+    """The objects of a question that carry text: '' (the question), 'option j', 'line j', 'trap j'."""
+    parts = {"": raw}
+    for name, key, base in (("option", "options", 0), ("line", "lines", 1), ("trap", "traps", 0)):
+        for j, item in enumerate(raw.get(key) or []):
+            if isinstance(item, dict):
+                parts[f"{name} {j + base}"] = item
+    return parts
+
+
+
+
+def check_translation(raw: dict, where: str) -> bool:
+    """Check a question's Chinese: none at all, or every learner-facing text translated. True when translated.
+
+    Raises QuizError naming the first missing field, so that a half-translated question (a Chinese prompt with
+    English options) never loads and never shows English silently in the Chinese view.
+    """
+    parts = _parts(raw)
+    present = [(name, k) for name, obj in parts.items() for k in obj if k.endswith("_zh")]
+    if not present:
+        return False
+    for name, k in present:
+        obj = parts[name]
+        base = k[:-3]
+        if base not in obj or base in ("code", "id", "type"):
+            raise QuizError(f"{where}: {(name + ' ') if name else ''}has {k!r} but no {base!r} to translate")
+        if not isinstance(obj[k], str) or not obj[k].strip():
+            raise QuizError(f"{where}: {(name + ' ') if name else ''}{k!r} must be a non-empty string")
+    for name, key, _ in zh_fields(raw):
+        value = parts.get(name, {}).get(f"{key}_zh")
+        if not isinstance(value, str) or not value.strip():
+            raise QuizError(f"{where}: translated only in part: {(name + ' ') if name else ''}needs {key + '_zh'!r} "
+                            f"(a question with any Chinese carries Chinese for every text a learner reads)")
+        if key in ("prompt", "why") and not CJK_RE.search(value):
+            raise QuizError(f"{where}: {(name + ' ') if name else ''}{key + '_zh'!r} holds no Chinese text")
+    return True
 
 
 def _parse(module: str, raw: dict, where: str, bank: str = "") -> Question:
@@ -438,9 +685,10 @@ def _parse(module: str, raw: dict, where: str, bank: str = "") -> Question:
     if compute is not None and (not isinstance(compute, dict) or not isinstance(compute.get("fn"), str)
                                 or not isinstance(compute.get("args", {}), dict)):
         raise QuizError(f"{where}: 'compute' is {{\"fn\": name, \"args\": {{...}}}}")
+    check_translation(raw, where)
     common = dict(id=qid, module=module, type=qtype, prompt=raw["prompt"], tags=tuple(tags), bank=bank,
                   prompt_zh=_str(raw, "prompt_zh", where, required=False), why=raw.get("why", "") or "",
-                  compute=compute)
+                  why_zh=_str(raw, "why_zh", where, required=False), compute=compute)
     if not isinstance(common["why"], str):
         raise QuizError(f"{where}: 'why' must be a string")
     if qtype in ("numeric", "estimate"):
@@ -451,10 +699,11 @@ def _parse(module: str, raw: dict, where: str, bank: str = "") -> Question:
         for j, t in enumerate(raw.get("traps", [])):
             if not isinstance(t, dict) or not isinstance(t.get("why"), str) or not t["why"]:
                 raise QuizError(f"{where}: trap {j} needs 'value' and 'why'")
-            traps.append(Trap(_number(t, "value", f"{where} trap {j}"), t["why"]))
+            traps.append(Trap(_number(t, "value", f"{where} trap {j}"), t["why"], t.get("why_zh", "")))
         q = Question(**common, answer=answer, rel_tol=_number(raw, "rel_tol", where, 0.01),
                      abs_tol=_number(raw, "abs_tol", where, 0.0), factor=_number(raw, "factor", where, 1.25),
-                     unit=_str(raw, "unit", where, required=False), traps=tuple(traps))
+                     unit=_str(raw, "unit", where, required=False), traps=tuple(traps),
+                     unit_zh=_str(raw, "unit_zh", where, required=False))
         if q.factor <= 1 or q.rel_tol < 0 or q.abs_tol < 0:
             raise QuizError(f"{where}: needs factor > 1 and non-negative tolerances")
         return q
@@ -466,17 +715,21 @@ def _parse(module: str, raw: dict, where: str, bank: str = "") -> Question:
         for j, line in enumerate(lines):
             if not isinstance(line, dict) or not isinstance(line.get("code"), str) or not line.get("why"):
                 raise QuizError(f"{where}: line {j + 1} needs 'code' and a 'why' explanation")
-            options.append(Option(line["code"], bool(line.get("bug", False)), line["why"]))
+            options.append(Option(line["code"], bool(line.get("bug", False)), line["why"],
+                                  line["code"] if line.get("why_zh") else "", line.get("why_zh", "")))
         if sum(o.correct for o in options) != 1:
             raise QuizError(f"{where}: exactly one line must have \"bug\": true")
-        fix = next((line.get("fix", "") for line in lines if line.get("bug")), "")
-        return Question(**common, options=tuple(options), fix=fix if isinstance(fix, str) else "")
+        buggy = next(line for line in lines if line.get("bug"))
+        fix, fix_zh = buggy.get("fix", ""), buggy.get("fix_zh", "")
+        return Question(**common, options=tuple(options), fix=fix if isinstance(fix, str) else "",
+                        fix_zh=fix_zh if isinstance(fix_zh, str) else "")
     options = []
     for j, o in enumerate(raw.get("options", [])):
         if not isinstance(o, dict) or not isinstance(o.get("text"), str) or not isinstance(o.get("why"), str) \
                 or not o["why"]:
             raise QuizError(f"{where}: option {j} needs 'text' and a 'why' explanation")
-        options.append(Option(o["text"], bool(o.get("correct", False)), o["why"]))
+        options.append(Option(o["text"], bool(o.get("correct", False)), o["why"], o.get("text_zh", ""),
+                              o.get("why_zh", "")))
     n_right = sum(o.correct for o in options)
     if len(options) < 2 or n_right == 0 or (qtype == "single" and n_right != 1):
         raise QuizError(f"{where}: needs 2+ options and exactly the right number correct")
@@ -646,25 +899,58 @@ def _jsonable(response: Any) -> Any:
     return str(response)
 
 
-def record(question: Question, response: Any, ok: bool) -> Path:
-    """Add one attempt to the progress file (written atomically) and return its path."""
+def _write_progress(data: dict) -> Path:
+    """Write the progress file atomically (keeping a damaged one aside) and return its path."""
     path = progress_path()
-    data = load_progress()
     if data.pop("unreadable", False) and path.exists():
         path.replace(path.with_name(path.name + ".broken"))  # keep the damaged file, start a new one
     data["learner"] = learner()
-    entry = data["answers"].setdefault(question.key, {"module": question.module, "attempts": 0, "right": 0})
-    entry["attempts"] += 1
-    entry["right"] += int(bool(ok))
-    entry.setdefault("first_ok", bool(ok))
-    entry.update(last_ok=bool(ok), last=_jsonable(response), topics=list(question.topics),
-                 when=_dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"))
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=".progress-", suffix=".json", dir=path.parent)
     with os.fdopen(fd, "w", encoding="utf-8") as fh:
         json.dump(data, fh, indent=1, sort_keys=True, ensure_ascii=False)
     os.replace(tmp, path)
     return path
+
+
+def record(question: Question, response: Any, ok: bool) -> Path:
+    """Add one attempt to the progress file (written atomically) and return its path."""
+    data = load_progress()
+    entry = data["answers"].setdefault(question.key, {"module": question.module, "attempts": 0, "right": 0})
+    entry["attempts"] += 1
+    entry["right"] += int(bool(ok))
+    entry.setdefault("first_ok", bool(ok))
+    entry.update(last_ok=bool(ok), last=_jsonable(response), topics=list(question.topics),
+                 when=_dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"))
+    return _write_progress(data)
+
+
+def language() -> str:
+    """The learner's quiz language as remembered in the progress file ('en' when never chosen)."""
+    lang = load_progress().get("lang", "en")
+    return lang if lang in LANGS else "en"
+
+
+def set_language(lang: str) -> str:
+    """Choose the quiz language ('en' or 'zh') for every quiz, now and in later sessions; returns it.
+
+    The choice is kept in the progress file beside the answers. Quizzes and progress tables then speak it
+    unless a call names another `lang`.
+    """
+    check_lang(lang)
+    data = load_progress()
+    if data.get("lang") != lang:
+        data["lang"] = lang
+        try:
+            _write_progress(data)
+        except OSError:
+            pass  # a read-only home: the choice holds for this call only
+    return lang
+
+
+def _lang(lang: str | None) -> str:
+    """The language a call asked for, else the remembered one."""
+    return language() if lang is None else check_lang(lang)
 
 
 def mistake_keys() -> list[str]:
@@ -678,14 +964,16 @@ def mistakes() -> list[Question]:
     return [q for q in all_questions() if q.key in wrong]
 
 
-def progress_table() -> list[dict]:
+def progress_table(lang: str = "en") -> list[dict]:
     """One row per module and per topic: questions, answered, right at the last try, right first time, to review."""
+    check_lang(lang)
     answers = load_progress()["answers"]
     questions = all_questions()
     rows = []
-    groups = [("module", m, MODULES.get(m, ""), [q for q in questions if q.module == m])
-              for m in sorted({q.module for q in questions})]
-    groups += [("topic", t, TOPICS[t][0], [q for q in questions if t in q.topics]) for t in TOPICS]
+    groups = [("module", m, (MODULES_ZH if lang == "zh" else MODULES).get(m, ""),
+               [q for q in questions if q.module == m]) for m in sorted({q.module for q in questions})]
+    groups += [("topic", t, TOPICS[t][1 if lang == "zh" else 0], [q for q in questions if t in q.topics])
+               for t in TOPICS]
     for kind, name, title, qs in groups:
         if not qs:
             continue
@@ -697,21 +985,39 @@ def progress_table() -> list[dict]:
     return rows
 
 
-def progress_text() -> str:
-    """The progress table as text."""
-    lines = [f"progress of {learner()} ({progress_path()})",
-             f"{'':8}{'name':<24}{'questions':>10}{'answered':>10}{'right':>7}{'1st try':>9}{'review':>8}"]
-    for r in progress_table():
-        lines.append(f"{r['kind']:<8}{r['name']:<24}{r['questions']:>10}{r['answered']:>10}{r['right']:>7}"
-                     f"{r['first_try']:>9}{r['review']:>8}")
+def _width(text: str) -> int:
+    """Columns a string takes in a terminal: Chinese characters take two."""
+    return sum(2 if unicodedata.east_asian_width(c) in "WF" else 1 for c in text)
+
+
+def _pad(text: str, width: int, right: bool = False) -> str:
+    space = " " * max(width - _width(text), 0)
+    return space + text if right else text + space
+
+
+_COLUMNS = ("questions", "answered", "right", "first_try", "review")
+
+
+def progress_text(lang: str | None = None) -> str:
+    """The progress table as text, in the chosen (else the remembered) language."""
+    lang = _lang(lang)
+    heads = [msg(f"col_{c}", lang) for c in _COLUMNS]
+    widths = [max(_width(h) + 2, 7) for h in heads]
+    lines = [msg("progress_of", lang, learner=learner(), path=progress_path()),
+             _pad("", 8) + _pad(msg("col_name", lang), 24)
+             + "".join(_pad(h, w, right=True) for h, w in zip(heads, widths, strict=True))]
+    for r in progress_table(lang):
+        lines.append(_pad(msg(f"kind_{r['kind']}", lang), 8) + _pad(r["name"], 24)
+                     + "".join(_pad(str(r[c]), w, right=True) for c, w in zip(_COLUMNS, widths, strict=True)))
     return "\n".join(lines)
 
 
-def progress() -> None:
+def progress(lang: str | None = None) -> None:
     """Show progress across modules and topics (a table; widgets not needed)."""
-    rows = progress_table()
+    lang = _lang(lang)
+    rows = progress_table(lang)
     if _frontend() != "widgets":
-        print(progress_text())
+        print(progress_text(lang))
         return
     from IPython.display import HTML, display
 
@@ -724,14 +1030,14 @@ def progress() -> None:
                 f'<div style="width:{wrong}px;background:#d44"></div></div>')
 
     body = "".join(
-        f"<tr><td>{r['kind']}</td><td><code>{html.escape(r['name'])}</code></td><td>{html.escape(r['title'])}</td>"
-        f"<td>{r['questions']}</td><td>{r['answered']}</td><td>{r['right']}</td><td>{r['first_try']}</td>"
-        f"<td>{r['review']}</td><td>{bar(r)}</td></tr>" for r in rows)
-    head = "".join(f"<th>{h}</th>" for h in ("", "name", "about", "questions", "answered", "right", "1st try",
-                                              "to review", ""))
-    display(HTML(f'<div class="llmcourse-progress"><p>Progress of <b>{html.escape(learner())}</b> '
-                 f"(saved in <code>{html.escape(str(progress_path()))}</code>)</p>"
-                 f"<table><tr>{head}</tr>{body}</table></div>"))
+        f"<tr><td>{html.escape(msg('kind_' + r['kind'], lang))}</td><td><code>{html.escape(r['name'])}</code></td>"
+        f"<td>{html.escape(r['title'])}</td><td>{r['questions']}</td><td>{r['answered']}</td><td>{r['right']}</td>"
+        f"<td>{r['first_try']}</td><td>{r['review']}</td><td>{bar(r)}</td></tr>" for r in rows)
+    head = "".join(f"<th>{html.escape(h)}</th>" for h in
+                   ["", msg("col_name", lang), msg("col_about", lang)] + [msg(f"col_{c}", lang) for c in _COLUMNS]
+                   + [""])
+    intro = msg("progress_html", lang, learner=html.escape(learner()), path=html.escape(str(progress_path())))
+    display(HTML(f'<div class="llmcourse-progress"><p>{intro}</p><table><tr>{head}</tr>{body}</table></div>'))
 
 
 # ----------------------------------------------------------------------------------------------------------
@@ -743,20 +1049,22 @@ _LETTERS = "abcdefghijklmnopqrstuvwxyz"
 
 def question_text(question: Question, number: int | None = None, seed: int | None = None, lang: str = "en") -> str:
     """One question as plain text, options lettered in the learner's shuffled order."""
+    check_lang(lang)
     head = f"{number}. " if number is not None else ""
-    lines = [f"{head}{question.text(lang)}  [{question.id}]"]
+    missing = msg("no_translation", lang) if lang == "zh" and not question.translated else ""
+    lines = [f"{head}{question.text(lang)}{missing}  [{question.id}]"]
     if question.type == "bug":
         lines += [f"   {i + 1:>2} | {o.text}" for i, o in enumerate(question.options)]
-        lines.append("   (answer with the number of the wrong line)")
+        lines.append("   " + msg("hint_bug", lang))
     elif question.type in ("single", "multiple"):
         for k, i in enumerate(shuffled_options(question, seed)):
-            lines.append(f"   ({_LETTERS[k]}) {question.options[i].text}")
+            lines.append(f"   ({_LETTERS[k]}) {question.options[i].label(lang)}")
         if question.type == "multiple":
-            lines.append("   (select all that apply: answer with letters such as 'ac')")
+            lines.append("   " + msg("hint_multiple", lang))
     else:
-        unit = f" in {question.unit}" if question.unit else ""
-        kind = "an estimate" if question.type == "estimate" else "a number"
-        lines.append(f"   (answer with {kind}{unit})")
+        unit = question.unit_text(lang)
+        kind = "hint_estimate" if question.type == "estimate" else "hint_number"
+        lines.append("   " + msg(kind + ("_unit" if unit else ""), lang, unit=unit))
     return "\n".join(lines)
 
 
@@ -765,46 +1073,48 @@ def quiz_text(questions: Sequence[Question], seed: int | None = None, lang: str 
     parts = [title] if title else []
     parts += [question_text(q, n, seed, lang) for n, q in enumerate(questions, 1)]
     first = questions[0].id if questions else "question-id"
-    parts.append(f"Answer with quiz.answer(\"{first}\", \"b\") (a letter, letters, a line number or a number).")
+    parts.append(msg("how_to_answer", lang, first=first))
     return "\n\n".join(parts)
 
 
-def _response_from_text(question: Question, response: Any, seed: int | None) -> Any:
+def _response_from_text(question: Question, response: Any, seed: int | None, lang: str = "en") -> Any:
     """Convert a text-mode answer (letters, a line number, a number) into what Question.grade takes."""
     if question.type in ("numeric", "estimate"):
         return response
+    qid, last = question.id, len(question.options)
     if question.type == "bug":
         try:
             line = int(str(response).strip().removeprefix("line").strip())
         except ValueError:
-            raise QuizError(f"answer {question.id!r} with a line number 1..{len(question.options)}") from None
+            raise QuizError(msg("answer_line", lang, qid=qid, last=last)) from None
         if not 1 <= line <= len(question.options):
-            raise QuizError(f"line {line} does not exist: choose 1..{len(question.options)}")
+            raise QuizError(msg("no_such_line", lang, line=line, last=last))
         return line - 1
     order = shuffled_options(question, seed)
     letters = [c for c in str(response).lower() if c.isalpha()] if isinstance(response, str) else None
     if letters is None or not letters:
-        raise QuizError(f"answer {question.id!r} with a letter such as 'b'" +
-                        (" or letters such as 'ac'" if question.type == "multiple" else ""))
+        raise QuizError(msg("answer_letters" if question.type == "multiple" else "answer_letter", lang, qid=qid))
     picked = []
     for c in letters:
-        k = _LETTERS.index(c)
-        if k >= len(order):
-            raise QuizError(f"option ({c}) does not exist for {question.id!r}")
+        k = _LETTERS.find(c)
+        if not 0 <= k < len(order):
+            raise QuizError(msg("no_such_letter", lang, letter=c, qid=qid))
         picked.append(order[k])
     if question.type == "single":
         if len(picked) != 1:
-            raise QuizError(f"{question.id!r} has one right answer: give one letter")
+            raise QuizError(msg("one_letter", lang, qid=qid))
         return picked[0]
     return set(picked)
 
 
-def answer(*args: Any, seed: int | None = None, save: bool = True) -> bool:
+def answer(*args: Any, seed: int | None = None, save: bool = True, lang: str | None = None) -> bool:
     """Text-mode answer: answer(question_id, response) or answer(module, number, response); prints feedback.
 
     Responses: a letter ('b') or letters ('ac') in the order the text quiz showed, a line number for a
     spot-the-bug question, or a number (with a unit if you like: '2 GiB'). Returns True when right.
+    Feedback comes in `lang`, else in the language remembered in the progress file.
     """
+    lang = _lang(lang)
     if len(args) == 2:
         question, response = find(str(args[0])), args[1]
     elif len(args) == 3:
@@ -815,18 +1125,18 @@ def answer(*args: Any, seed: int | None = None, save: bool = True) -> bool:
         question, response = bank[number - 1], args[2]
     else:
         raise TypeError("answer(question_id, response) or answer(module, number, response)")
-    ok, text = question.grade(_response_from_text(question, response, seed))
+    ok, text = question.grade(_response_from_text(question, response, seed, lang), lang)
     if save:
-        text += _save_note(question, response, ok)
+        text += _save_note(question, response, ok, lang)
     print(text)
     return ok
 
 
-def _save_note(question: Question, response: Any, ok: bool) -> str:
+def _save_note(question: Question, response: Any, ok: bool, lang: str = "en") -> str:
     try:
         record(question, response, ok)
     except OSError as exc:
-        return f"\n(progress not saved: {exc})"
+        return "\n(" + msg("not_saved", lang, error=exc) + ")"
     return ""
 
 
@@ -836,22 +1146,22 @@ def _terminal_quiz(questions: Sequence[Question], seed: int | None, lang: str) -
     for n, q in enumerate(questions, 1):
         print(question_text(q, n, seed, lang))
         while True:
-            reply = input("your answer (empty to skip, q to quit): ").strip()
+            reply = input(msg("ask", lang)).strip()
             if reply in ("", "q"):
                 break
             try:
-                response = _response_from_text(q, reply, seed)
+                response = _response_from_text(q, reply, seed, lang)
             except QuizError as exc:
                 print(exc)
                 continue
-            ok, text = q.grade(response)
-            print(text + _save_note(q, reply, ok))
+            ok, text = q.grade(response, lang)
+            print(text + _save_note(q, reply, ok, lang))
             right += ok
             break
         if reply == "q":
             break
         print()
-    print(f"{right}/{len(questions)} right. quiz.progress() shows everything you have answered.")
+    print(msg("score", lang, right=right, total=len(questions)))
 
 
 # ----------------------------------------------------------------------------------------------------------
@@ -907,64 +1217,82 @@ def _question_widget(question: Question, number: int, seed: int | None, lang: st
     import ipywidgets as w
 
     prompt = w.HTML()
-
-    def set_lang(code: str) -> None:
-        text = question.text(code)
-        note = " <i>(no translation yet)</i>" if code == "zh" and not question.prompt_zh else ""
-        tags = ", ".join(question.topics or question.tags)
-        prompt.value = (f"<b>{number}. {_inline(text)}</b>{note}<br><span style='color:#777;font-size:85%'>"
-                        f"{html.escape(question.module)} · {html.escape(tags)} · {question.type} · "
-                        f"<code>{html.escape(question.id)}</code></span>")
-
-    set_lang(lang)
     parts = [prompt]
+    state: dict[str, Any] = {"lang": lang, "response": None, "note": ""}
+    labels: list = []  # (HTML widget, option index) of a multiple-choice question
     if question.type in ("numeric", "estimate"):
-        hint = f"a number in {question.unit}" if question.unit else "a number"
-        box = w.Text(placeholder=f"{hint}, e.g. 4096 or 2*32*64", layout=w.Layout(width="24em"))
+        box = w.Text(layout=w.Layout(width="24em"))
         box.add_class("llmcourse-number")
         get = lambda: box.value  # noqa: E731
         parts.append(box)
     elif question.type == "multiple":
-        order = shuffled_options(question, seed)
         checks = []
-        for i in order:
+        for i in shuffled_options(question, seed):
             cb = w.Checkbox(value=False, indent=False, layout=w.Layout(width="28px"))
-            label = w.HTML(f'<span class="llmcourse-choice">{_inline(question.options[i].text)}</span>')
+            label = w.HTML()
             checks.append((cb, i))
+            labels.append((label, i))
             parts.append(w.HBox([cb, label], layout=w.Layout(align_items="flex-start")))
         get = lambda: {i for cb, i in checks if cb.value}  # noqa: E731
     else:
-        if question.type == "bug":
-            labels = [(f"{i + 1:>2} | {o.text}", i) for i, o in enumerate(question.options)]
-        else:
-            labels = [(question.options[i].text, i) for i in shuffled_options(question, seed)]
-        box = w.RadioButtons(options=labels, value=None, layout=w.Layout(width="auto"))
+        order = list(range(len(question.options))) if question.type == "bug" else shuffled_options(question, seed)
+        box = w.RadioButtons(options=[(question.options[i].text, i) for i in order], value=None,
+                             layout=w.Layout(width="auto"))
         if question.type == "bug":
             box.add_class("llmcourse-bug")
         get = lambda: box.value  # noqa: E731
         parts.append(box)
-    button = w.Button(description="Check", button_style="primary", icon="check")
+    button = w.Button(button_style="primary", icon="check")
     button.add_class("llmcourse-check")
     feedback = w.HTML()
     feedback.add_class("llmcourse-feedback")
 
+    def set_lang(code: str) -> None:
+        state["lang"] = code = check_lang(code)
+        note = f" <i>{html.escape(msg('no_translation', code))}</i>" if code == "zh" and not question.translated \
+            else ""
+        tags = ", ".join(TOPICS[t][1] if code == "zh" else t for t in question.topics) or ", ".join(question.tags)
+        prompt.value = (f"<b>{number}. {_inline(question.text(code))}</b>{note}<br>"
+                        f"<span style='color:#777;font-size:85%'>{html.escape(question.module)} · "
+                        f"{html.escape(tags)} · {html.escape(msg('type_' + question.type, code))} · "
+                        f"<code>{html.escape(question.id)}</code></span>")
+        if question.type in ("numeric", "estimate"):
+            unit = question.unit_text(code)
+            box.placeholder = msg("placeholder_unit", code, unit=unit) if unit else msg("placeholder", code)
+        elif question.type == "single":
+            picked = box.value
+            box.options = [(question.options[i].label(code), i) for _, i in box.options]
+            box.value = picked
+        for label, i in labels:
+            label.value = f'<span class="llmcourse-choice">{_inline(question.options[i].label(code))}</span>'
+        button.description = msg("check", code)
+        if state["response"] is not None:
+            feedback.value = question.explain(state["response"], code).html(
+                msg("not_saved", code, error=state["note"]) if state["note"] else "")
+        elif feedback.value:
+            feedback.value = ""
+
     def on_click(_):
+        code = state["lang"]
         response = get()
         if response is None or response == set() or response == "":
-            feedback.value = "<i>Choose an answer first.</i>" if question.type not in ("numeric", "estimate") \
-                else "<i>Type a number first.</i>"
+            key = "type_first" if question.type in ("numeric", "estimate") else "choose_first"
+            feedback.value = f"<i>{html.escape(msg(key, code))}</i>"
+            state["response"] = None
             return
-        result = question.explain(response)
-        note = ""
+        result = question.explain(response, code)
+        state["note"] = ""
         try:
             record(question, response, result.ok)
         except OSError as exc:
-            note = f"progress not saved: {exc}"
+            state["note"] = str(exc)
+        state["response"] = response
         score[question.key] = result.ok
-        feedback.value = result.html(note)
+        feedback.value = result.html(msg("not_saved", code, error=state["note"]) if state["note"] else "")
         if on_answer is not None:
             on_answer()
 
+    set_lang(lang)
     button.on_click(on_click)
     parts += [button, feedback]
     box_all = w.VBox(parts)
@@ -995,71 +1323,102 @@ def _quiz_class():
     return _QUIZ_CLASS
 
 
-def quiz_widget(questions: Sequence[Question], seed: int | None = None, lang: str = "en", title: str = ""):
-    """The widget for a list of questions: a language switch when translations exist, a running score."""
+def quiz_widget(questions: Sequence[Question], seed: int | None = None, lang: str = "en",
+                title: str | Callable[[str], str] = "", remember: bool = False):
+    """The widget for a list of questions: a language switch, a running score.
+
+    `title` is a string or a function of the language. With `remember`, switching the language also saves
+    it as the learner's choice for later quizzes.
+    """
     import ipywidgets as w
 
+    check_lang(lang)
+    current = {"lang": lang}
     score: dict[str, bool] = {}
     tally = w.HTML()
     tally.add_class("llmcourse-score")
+    heading = w.HTML()
+    title_of = title if callable(title) else (lambda _code: title)
 
     def update() -> None:
-        tally.value = (f"<b>{sum(score.values())}/{len(questions)}</b> right this session "
-                       f"({len(score)} answered). <code>quiz.progress()</code> shows all modules; "
-                       f"<code>quiz.review()</code> repeats your mistakes.")
+        tally.value = msg("tally", current["lang"], right=sum(score.values()), total=len(questions),
+                          answered=len(score))
 
-    update()
     items, setters = [], []
     for n, q in enumerate(questions, 1):
         box, set_lang = _question_widget(q, n, seed, lang, score, on_answer=update)
         items.append(box)
         setters.append(set_lang)
-    head = [w.HTML(_CSS + (f"<h4>{html.escape(title)}</h4>" if title else ""))]
-    if any(q.prompt_zh for q in questions):
-        switch = w.ToggleButtons(options=[("English", "en"), ("中文", "zh")], value=lang if lang == "zh" else "en")
-        switch.add_class("llmcourse-lang")
-        switch.observe(lambda change: [s(change["new"]) for s in setters], names="value")
-        head.append(switch)
-    root = _quiz_class()(head + items + [tally])
+    switch = w.ToggleButtons(options=[(name, code) for code, name in LANGS.items()], value=lang,
+                             description=msg("language", lang), style={"description_width": "initial"})
+    switch.add_class("llmcourse-lang")
+
+    def relabel(code: str) -> None:
+        current["lang"] = code
+        text = title_of(code)
+        heading.value = _CSS + (f"<h4>{html.escape(text)}</h4>" if text else "")
+        switch.description = msg("language", code)
+        for s in setters:
+            s(code)
+        update()
+
+    def switched(change) -> None:
+        relabel(change["new"])
+        if remember:
+            set_language(change["new"])
+
+    relabel(lang)
+    switch.observe(switched, names="value")
+    root = _quiz_class()([heading, switch] + items + [tally])
     root.add_class("llmcourse-quiz")
-    root.plain_text = quiz_text(questions, seed, lang, title)
+    root.plain_text = quiz_text(questions, seed, lang, title_of(lang))
     return root
 
 
-def _present(questions: Sequence[Question], seed: int | None, lang: str, title: str, mode: str | None):
+def _present(questions: Sequence[Question], seed: int | None, lang: str | None, title: Callable[[str], str],
+             mode: str | None, empty: str = "no_questions"):
+    remember = lang is None
+    lang = _lang(lang)
     mode = mode or _frontend()
     if not questions:
-        print("No questions to show" + (" (no mistakes to review: well done)." if "mistake" in title else "."))
+        print(msg(empty, lang))
         return None
     if mode == "widgets":
         from IPython.display import display
 
-        widget = quiz_widget(questions, seed, lang, title)
+        widget = quiz_widget(questions, seed, lang, title, remember=remember)
         display(widget)
         return None
     if mode == "terminal":
         _terminal_quiz(questions, seed, lang)
         return None
-    print(quiz_text(questions, seed, lang, title))
+    print(quiz_text(questions, seed, lang, title(lang)))
     return None
 
 
-def show(module: str, seed: int | None = None, lang: str = "en", mode: str | None = None) -> None:
-    """The quiz of one module: widgets in Jupyter, questions and quiz.answer(...) instructions elsewhere."""
+def show(module: str, seed: int | None = None, lang: str | None = None, mode: str | None = None) -> None:
+    """The quiz of one module: widgets in Jupyter, questions and quiz.answer(...) instructions elsewhere.
+
+    `lang` ('en' or 'zh') defaults to the language the learner last chose (saved in the progress file).
+    """
     questions = load_bank(module)
-    _present(questions, seed, lang, f"Quiz: {module}", mode)
+    _present(questions, seed, lang, lambda code: msg("quiz_title", code, module=module), mode)
 
 
 def drill(topic: str | Iterable[str] | None = None, n: int | None = 10, module: str | Iterable[str] | None = None,
-          seed: int | None = None, lang: str = "en", mistakes: bool = False, mode: str | None = None) -> None:
+          seed: int | None = None, lang: str | None = None, mistakes: bool = False, mode: str | None = None) -> None:
     """An interview drill: n questions (None = all) from every bank, for a topic, several, or all (None)."""
     questions = select(topic, module, n=n, seed=seed, mistakes=mistakes)
-    what = ", ".join([topic] if isinstance(topic, str) else list(topic or [])) or "all topics"
-    title = f"{'Review of your mistakes' if mistakes else 'Drill'}: {what} ({len(questions)} questions)"
-    _present(questions, None, lang, title, mode)
+    names = [topic] if isinstance(topic, str) else list(topic or [])
+
+    def title(code: str) -> str:
+        what = ", ".join(TOPICS[t][1] if code == "zh" else t for t in names) or msg("all_topics", code)
+        return msg("review_title" if mistakes else "drill_title", code, what=what, n=len(questions))
+
+    _present(questions, None, lang, title, mode, empty="no_mistakes" if mistakes else "no_questions")
 
 
-def review(topic: str | Iterable[str] | None = None, n: int | None = None, lang: str = "en",
+def review(topic: str | Iterable[str] | None = None, n: int | None = None, lang: str | None = None,
            mode: str | None = None) -> None:
     """Review my mistakes: the questions whose latest answer was wrong (all of them unless n is given)."""
     drill(topic, n=n, lang=lang, mistakes=True, mode=mode)

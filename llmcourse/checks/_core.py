@@ -6,7 +6,12 @@ A check never holds a reference solution. Expected values are worked out by hand
 
 from __future__ import annotations
 
+import contextvars
 import copy
+import linecache
+import os
+import re
+import sys
 import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -17,8 +22,71 @@ import numpy as np
 Property = Callable[[Any], "str | None"]
 
 
+_PACKAGE_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+_RED, _RESET = "\x1b[0;31m", "\x1b[0m"
+# NumPy's RuntimeWarnings for the floating-point events the course teaches to avoid (np.seterr's "over",
+# "invalid" and "divide"). Underflow is left out: exp(-1000) == 0 is how a max-shifted softmax works.
+_NUMERICAL = re.compile(r"overflow|invalid value|divide by zero", re.IGNORECASE)
+_notes: contextvars.ContextVar[list | None] = contextvars.ContextVar("llmcourse_check_notes", default=None)
+
+
 class CheckFailed(AssertionError):
-    """A self-check case failed; the message names the case and shows expected against got."""
+    """A self-check case failed; the message names the case and shows expected against got.
+
+    In IPython and Jupyter the failure shows as the message alone (plus the learner's own line when their
+    code raised), not as a traceback through this package: see `_render_traceback_`. It is still an
+    exception, so a test cell that runs a failing check fails under nbgrader and the course's grader.
+    """
+
+    def _render_traceback_(self) -> list[str]:
+        """The lines IPython shows instead of a traceback (IPython calls this hook when it exists)."""
+        lines = [f"{_RED}{type(self).__name__}{_RESET}: {self}"]
+        where = _learner_frame(self.__cause__) if self.__cause__ is not None else None
+        if where is not None:
+            lines.append(f"  raised at {where}")
+        return lines
+
+
+def _cell_label(filename: str) -> str | None:
+    """'Cell In[4]' for the code of a notebook cell or an IPython input, None for a file."""
+    try:
+        from IPython import get_ipython
+    except ImportError:
+        return None
+    shell = get_ipython()
+    compiler = getattr(shell, "compile", None)
+    try:
+        label = compiler.format_code_name(filename) if compiler is not None else None
+    except Exception:  # noqa: BLE001 - an IPython without this method falls back to the file name
+        label = None
+    return " ".join(label) if label else None
+
+
+def _learner_frame(exc: BaseException) -> str | None:
+    """'Cell In[4], line 3: <source>' for the deepest frame of exc's traceback in the learner's code.
+
+    The learner's code is a notebook cell, or any file outside this package and the installed libraries.
+    """
+    found = None
+    tb = exc.__traceback__
+    libraries = {os.path.dirname(os.__file__), sys.prefix, sys.base_prefix, _PACKAGE_DIR}
+    while tb is not None:
+        filename = tb.tb_frame.f_code.co_filename
+        cell = _cell_label(filename)
+        inside = os.path.abspath(filename).startswith(tuple(p + os.sep for p in libraries))
+        if cell is not None or not (inside or filename.startswith("<")):
+            found = (cell or filename, tb.tb_lineno, filename)
+        tb = tb.tb_next
+    if found is None:
+        return None
+    label, lineno, filename = found
+    source = linecache.getline(filename, lineno).strip()
+    return f"{label}, line {lineno}" + (f": {source}" if source else "")
+
+
+def is_numerical_warning(category: type[Warning], message: Warning | str) -> bool:
+    """True for NumPy's floating-point RuntimeWarnings: overflow, invalid value (NaN), divide by zero."""
+    return issubclass(category, RuntimeWarning) and bool(_NUMERICAL.search(str(message)))
 
 
 @dataclass
@@ -118,8 +186,28 @@ def _same(a: Any, b: Any) -> bool:
         return True
 
 
+def _note_warning(head: str, w: warnings.WarningMessage, note: bool = True) -> None:
+    """Show a warning that does not fail a check, on stdout, with a note on what grading does with it."""
+    try:  # through the installed printer: the course's grading kernel prefixes it "[grader] warning:" and flags it
+        warnings.showwarning(w.message, w.category, w.filename, w.lineno, file=sys.stdout)
+    except Exception:  # noqa: BLE001 - a broken printer must not fail a correct answer
+        pass
+    if not note:
+        return
+    print(f"note: {head}: your function emitted a {w.category.__name__} (above). Only numerical warnings "
+          "(overflow, invalid value, divide by zero) fail a check, so this one passes. The course's grader "
+          "(`make grade`) keeps a passing test cell's points and flags the warning for the instructor to "
+          "review; plain `nbgrader autograde`, without the course's grading kernel, scores a test cell 0 when "
+          "a warning reaches stderr.")
+
+
 def run_case(label: str, fn: Callable, case: Case) -> None:
-    """Run one case and raise CheckFailed with a readable message when it fails."""
+    """Run one case and raise CheckFailed with a readable message when it fails.
+
+    A numerical RuntimeWarning (overflow, invalid value, divide by zero) fails the case; any other warning
+    (a library's UserWarning, DeprecationWarning, FutureWarning, ...) is shown with a note and passes.
+    Case.allow_warnings lets every warning pass silently.
+    """
     args, kwargs = _snapshot(case.args, case.kwargs)
     pristine_args, pristine_kwargs = _snapshot(case.args, case.kwargs)
     head = f"{label}, case '{case.name}'"
@@ -135,12 +223,16 @@ def run_case(label: str, fn: Callable, case: Case) -> None:
             raise
         except Exception as exc:
             raise CheckFailed(f"{head}: your function raised {type(exc).__name__}: {exc}") from exc
-    if caught and not case.allow_warnings:
-        w = caught[0]
-        raise CheckFailed(
-            f"{head}: your function emitted a {w.category.__name__}: {w.message}. "
-            "Warnings go to stderr, and the autograder scores a test cell with stderr output as 0."
-        )
+    if not case.allow_warnings:
+        numerical = [w for w in caught if is_numerical_warning(w.category, w.message)]
+        if numerical:
+            raise CheckFailed(
+                f"{head}: your function emitted a RuntimeWarning: {numerical[0].message}. An overflow, "
+                "invalid value (NaN) or division by zero on the way is a numerical defect even when the "
+                "result looks right, so the check fails. Rearrange the computation so that none occurs "
+                "(e.g. subtract the maximum before np.exp); where inf is the intended result, compute it "
+                "inside `with np.errstate(...)`."
+            )
     if not (_same(args, pristine_args) and _same(kwargs, pristine_kwargs)):
         raise CheckFailed(f"{head}: your function modified its input in place; work on a copy instead")
     if case.expected is not None:
@@ -151,14 +243,43 @@ def run_case(label: str, fn: Callable, case: Case) -> None:
         problem = case.prop(got)
         if problem:
             raise CheckFailed(f"{head}: {problem}")
+    if case.allow_warnings:
+        return
+    pending, seen = _notes.get(), set()
+    for w in caught:
+        key = (w.category, str(w.message))
+        if key in seen:
+            continue
+        seen.add(key)
+        if pending is None:
+            _note_warning(head, w)
+        elif key not in {(p[1].category, str(p[1].message)) for p in pending}:
+            pending.append((head, w))
 
 
 def run(label: str, fn: Callable, cases: Sequence[Case], *, quiet: bool = False) -> None:
-    """Run every case in order; print one line on success, raise CheckFailed on the first failure."""
+    """Run every case in order; print one line on success, raise CheckFailed on the first failure.
+
+    Warnings that pass (see run_case) are shown once each, after all cases have passed, with a note unless
+    quiet (hidden tests run quietly: their case names stay out of the output).
+    """
     if not callable(fn):
         raise CheckFailed(f"{label}: expected a function, got {type(fn).__name__}")
-    for case in cases:
-        run_case(label, fn, case)
+    pending: list[tuple[str, warnings.WarningMessage]] = []
+    token = _notes.set(pending)
+    try:
+        for case in cases:
+            try:
+                run_case(label, fn, case)
+            except CheckFailed:
+                raise
+            except Exception as exc:  # a property that calls the learner's function again
+                raise CheckFailed(f"{label}, case '{case.name}': your function raised "
+                                  f"{type(exc).__name__}: {exc}") from exc
+    finally:
+        _notes.reset(token)
+    for head, w in pending:
+        _note_warning(head, w, note=not quiet)
     if not quiet:
         print(f"✔ {label}: all {len(cases)} visible cases passed")
 

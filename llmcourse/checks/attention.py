@@ -126,7 +126,11 @@ def score_variance(fn: Callable) -> None:
     """Check score_variance(d_k, n, seed) -> (var_unscaled, var_scaled) statistically (10% tolerance)."""
     cases = [Case(f"d_k = {d}, n = 20000, seed = 0", (d, 20_000, 0), prop=_variance_props(d)) for d in (1, 16, 64)]
     run("score_variance", fn, cases, quiet=True)
-    first, second = fn(16, 20_000, 5), fn(16, 20_000, 5)
+    try:
+        first, second = fn(16, 20_000, 5), fn(16, 20_000, 5)
+    except Exception as exc:  # noqa: BLE001 - the learner's error, shown as a message with their line
+        raise CheckFailed(f"score_variance, case 'same seed twice': your function raised "
+                          f"{type(exc).__name__}: {exc}") from exc
     if compare(tuple(np.asarray(x, dtype=float) for x in first), second) is not None:
         raise CheckFailed("score_variance, case 'same seed twice': the result must depend only on the "
                           f"seed (use np.random.default_rng(seed)), got {first} then {second}")

@@ -269,6 +269,8 @@ def quantize_linear_weights(fn: Callable, params: dict, linear_names: list[str])
     except NotImplementedError:
         raise CheckFailed("quantize_linear_weights: not implemented yet "
                           "(replace `raise NotImplementedError()` with your code)") from None
+    except Exception as exc:  # noqa: BLE001 - the learner's error, shown as a message with their line
+        raise CheckFailed(f"quantize_linear_weights: your function raised {type(exc).__name__}: {exc}") from exc
     if not isinstance(out, dict) or set(out) != set(params):
         raise CheckFailed("quantize_linear_weights: must return a dict with the same keys as params")
     for k in params:

@@ -19,6 +19,12 @@
 #
 # Everything runs on a CPU in a few seconds. Points: 15 in total.
 
+# %%
+# The terms this module introduces, in English and Chinese (本模块术语, from llmcourse/glossary.json).
+from llmcourse import glossary
+
+glossary.show("00_welcome")
+
 # %% [markdown]
 # ## 0 How this course works
 #

@@ -42,6 +42,12 @@
 # leading batch dimensions.
 
 # %%
+# The terms this module introduces, in English and Chinese (本模块术语, from llmcourse/glossary.json).
+from llmcourse import glossary
+
+glossary.show("01_attention")
+
+# %%
 # %matplotlib inline
 import math
 

@@ -22,6 +22,12 @@
 # (other shapes and seeds, comparisons with PyTorch, the usual wrong answers) run when your work is graded.
 
 # %%
+# The terms this module introduces, in English and Chinese (本模块术语, from llmcourse/glossary.json).
+from llmcourse import glossary
+
+glossary.show("02_multihead")
+
+# %%
 import math
 
 import matplotlib.pyplot as plt

@@ -33,6 +33,12 @@
 # failed. The grader also runs hidden tests with other shapes, seeds and the popular wrong answers.
 
 # %%
+# The terms this module introduces, in English and Chinese (本模块术语, from llmcourse/glossary.json).
+from llmcourse import glossary
+
+glossary.show("03_causal_masking")
+
+# %%
 # %matplotlib inline
 import matplotlib.pyplot as plt
 import numpy as np

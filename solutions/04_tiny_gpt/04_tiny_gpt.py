@@ -43,6 +43,12 @@
 # `probs` over the vocabulary. `...` in a shape means any leading batch dimensions.
 
 # %%
+# The terms this module introduces, in English and Chinese (本模块术语, from llmcourse/glossary.json).
+from llmcourse import glossary
+
+glossary.show("04_tiny_gpt")
+
+# %%
 # %matplotlib inline
 import json
 

@@ -29,6 +29,12 @@
 # `d_head = C // n_head`, `x` activations `(B, T, C)`, `ids` token ids, `logits` over the vocabulary.
 
 # %%
+# The terms this module introduces, in English and Chinese (本模块术语, from llmcourse/glossary.json).
+from llmcourse import glossary
+
+glossary.show("05_pytorch_gpu")
+
+# %%
 # %matplotlib inline
 import math
 import statistics

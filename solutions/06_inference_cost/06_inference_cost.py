@@ -27,6 +27,12 @@
 # answers) run when your work is graded. No test looks at a measured time: timings depend on the machine.
 
 # %%
+# The terms this module introduces, in English and Chinese (本模块术语, from llmcourse/glossary.json).
+from llmcourse import glossary
+
+glossary.show("06_inference_cost")
+
+# %%
 import math
 
 import matplotlib.pyplot as plt

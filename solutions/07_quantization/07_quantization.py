@@ -51,6 +51,12 @@
 # integer codes, `scale`, `zero_point`, `bits`, `g` or `group_size`.
 
 # %%
+# The terms this module introduces, in English and Chinese (本模块术语, from llmcourse/glossary.json).
+from llmcourse import glossary
+
+glossary.show("07_quantization")
+
+# %%
 # %matplotlib inline
 import warnings
 

@@ -30,6 +30,12 @@
 # per output channel.
 
 # %%
+# The terms this module introduces, in English and Chinese (本模块术语, from llmcourse/glossary.json).
+from llmcourse import glossary
+
+glossary.show("08_qat_mixed_precision")
+
+# %%
 # %matplotlib inline
 import math
 import time

@@ -32,6 +32,12 @@
 # the way nbgrader can check them: as plain Python variables. Points: 6 in total.
 
 # %%
+# The terms this module introduces, in English and Chinese (本模块术语, from llmcourse/glossary.json).
+from llmcourse import glossary
+
+glossary.show("14_question_bank")
+
+# %%
 from llmcourse import checks, quiz
 
 rows = quiz.topics()  # every interview topic, with the number of questions that count towards it

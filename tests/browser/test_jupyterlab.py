@@ -1,9 +1,12 @@
-"""What a learner sees: the question-bank notebook in real JupyterLab 4 and Notebook 7, driven by headless Chromium.
+"""What a learner sees, in real JupyterLab 4 and Notebook 7 driven by headless Chromium.
 
-A Jupyter server starts on a free port of 127.0.0.1 with every settings folder (and HOME) in a temporary folder.
-Debian's Chromium, driven by Playwright, opens course/14_question_bank, runs all cells, answers a drill question
-by clicking, and checks that the feedback appears and that the progress file records the answer. Screenshots go
-to test-artifacts/ (git-ignored).
+A Jupyter server starts on a free port of 127.0.0.1 with every settings folder (and HOME) in a temporary folder,
+with the learner's settings of `make lab` and Binder (jupyter-config/learner). Debian's Chromium, driven by
+Playwright, opens course/14_question_bank, runs all cells, answers a drill question by clicking, and checks that
+the feedback appears and that the progress file records the answer. It runs the stub of course/01_attention and
+measures the failing check's output (one line, no traceback). It checks that learners see nbgrader's Validate
+and assignment list but none of its instructor tools or JupyterLab's news prompt, and that a second server as
+`make lab-instructor` starts it shows the instructor tools. Screenshots go to test-artifacts/ (git-ignored).
 
 Skips, saying why, only where Chromium or Playwright is missing (`make system-deps` installs Chromium).
 """
@@ -32,6 +35,9 @@ pytestmark = pytest.mark.browser
 
 CHROMIUM = Path(os.environ.get("LLMCOURSE_CHROMIUM", "/usr/bin/chromium"))
 NOTEBOOK = REPO / RELEASE_DIR / "14_question_bank" / "14_question_bank.ipynb"
+STUB = REPO / RELEASE_DIR / "01_attention" / "01_attention.ipynb"  # its first check fails on the stub
+NOTEBOOKS = (NOTEBOOK, STUB)
+LEARNER_CONFIG = REPO / "jupyter-config" / "learner"
 ARTIFACTS = REPO / "test-artifacts"
 # Debian's Chromium in a closed network: no GPU, no sandbox (containers), and none of the background traffic
 # (component updates, sync, field trials) that otherwise floods the network with retries.
@@ -77,27 +83,27 @@ def _stop(proc: subprocess.Popen) -> None:
             continue
 
 
-@pytest.fixture(scope="module")
-def server(tmp_path_factory):
-    """A Jupyter server on 127.0.0.1 serving a copy of the question-bank notebook; yields its settings."""
+def _serve(root: Path, mode: str):
+    """Start a Jupyter server in `mode` ("learner" as `make lab` and Binder, or "instructor"); yield its settings.
+
+    Learner mode puts jupyter-config/learner on JUPYTER_CONFIG_PATH, exactly as `make lab` does; instructor
+    mode runs JupyterLab with nbgrader's defaults, as `make lab-instructor` does.
+    """
     sync_playwright = _playwright()
-    assert NOTEBOOK.exists(), f"{NOTEBOOK} is missing: run make build"
-    root = tmp_path_factory.mktemp("jupyter")
+    for notebook in NOTEBOOKS:
+        assert notebook.exists(), f"{notebook} is missing: run make build"
     work, config = root / "work", root / "config"
-    for folder in (work, config / "labconfig", root / "home"):
+    for folder in (work, config, root / "home"):
         folder.mkdir(parents=True)
-    shutil.copy(NOTEBOOK, work / NOTEBOOK.name)
-    # No announcements toast and no news or update checks: nothing may reach out of the machine.
+    for notebook in NOTEBOOKS:
+        shutil.copy(notebook, work / notebook.name)
+    # Test-only settings in the user's config folder: no token, and no news or update check may reach out of
+    # the machine in either mode. The course's own settings come from JUPYTER_CONFIG_PATH below.
     (config / "jupyter_server_config.json").write_text(json.dumps({
         "IdentityProvider": {"token": ""},
-        "ServerApp": {"password": "", "open_browser": False, "allow_root": True, "jpserver_extensions": {
-            name: False for name in ("jupyter_lsp", "nbgrader.server_extensions.formgrader",
-                                     "nbgrader.server_extensions.assignment_list",
-                                     "nbgrader.server_extensions.course_list",
-                                     "nbgrader.server_extensions.validate_assignment")}},
+        "ServerApp": {"password": "", "open_browser": False, "allow_root": True,
+                      "jpserver_extensions": {"jupyter_lsp": False}},
         "LabApp": {"news_url": None, "check_for_updates_class": "jupyterlab.NeverCheckForUpdate"}}))
-    (config / "labconfig" / "page_config.json").write_text(json.dumps(
-        {"disabledExtensions": {"@jupyterlab/apputils-extension:announcements": True}}))
     # Start the notebook's own kernel without asking (JupyterLab otherwise may show a kernel dialog).
     tracker = root / "lab-settings" / "@jupyterlab" / "notebook-extension" / "tracker.jupyterlab-settings"
     tracker.parent.mkdir(parents=True)
@@ -109,6 +115,8 @@ def server(tmp_path_factory):
                JUPYTERLAB_WORKSPACES_DIR=str(root / "lab-workspaces"), IPYTHONDIR=str(root / "ipython"),
                MPLCONFIGDIR=str(root / "mpl"), MPLBACKEND="agg", PYDEVD_DISABLE_FILE_VALIDATION="1",
                LLMCOURSE_PROGRESS=str(progress), LLMCOURSE_LEARNER="browser-test")
+    if mode == "learner":
+        env["JUPYTER_CONFIG_PATH"] = str(LEARNER_CONFIG)
     env["PATH"] = str(Path(sys.executable).parent) + os.pathsep + env.get("PATH", "")
     port = _free_port()
     log_path = root / "server.log"
@@ -116,7 +124,7 @@ def server(tmp_path_factory):
            "--ServerApp.port_retries=0", f"--ServerApp.root_dir={work}"]
     with open(log_path, "wb") as log:
         proc = subprocess.Popen(cmd, env=env, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                                start_new_session=True)
+                                cwd=work, start_new_session=True)
     base = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + SERVER_START_S
@@ -133,9 +141,22 @@ def server(tmp_path_factory):
                 pytest.fail(f"the Jupyter server did not answer within {SERVER_START_S} s:\n"
                             f"{log_path.read_text()[-3000:]}")
             time.sleep(0.25)
-        yield {"base": base, "root": root, "progress": progress, "log": log_path, "pw": sync_playwright}
+        yield {"base": base, "root": root, "progress": progress, "log": log_path, "pw": sync_playwright,
+               "mode": mode}
     finally:
         _stop(proc)
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory):
+    """A server with the learner's settings (`make lab`, Binder) serving copies of the course notebooks."""
+    yield from _serve(tmp_path_factory.mktemp("jupyter-learner"), "learner")
+
+
+@pytest.fixture(scope="module")
+def instructor_server(tmp_path_factory):
+    """A server as `make lab-instructor` starts it: every nbgrader tool enabled."""
+    yield from _serve(tmp_path_factory.mktemp("jupyter-instructor"), "instructor")
 
 
 def _entry(path: Path, key: str) -> dict | None:
@@ -161,19 +182,20 @@ def _wait_for_progress(path: Path, key: str, attempts: int, timeout_s: float = 3
     raise AssertionError(f"{path} never recorded attempt {attempts} of {key}: {_entry(path, key)}")
 
 
-def _wait_for_kernel(base: str, timeout_s: float = 60) -> None:
-    """Wait until the server has an idle kernel with a browser connected to it."""
+def _wait_for_kernel(base: str, name: str | None = None, timeout_s: float = 60) -> None:
+    """Wait until the server has an idle kernel with a browser connected to it (the kernel of notebook `name`)."""
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
         try:
-            with urllib.request.urlopen(f"{base}/api/kernels", timeout=5) as reply:
-                kernels = json.loads(reply.read())
+            with urllib.request.urlopen(f"{base}/api/sessions", timeout=5) as reply:
+                kernels = [s["kernel"] for s in json.loads(reply.read())
+                           if s.get("kernel") and (name is None or s.get("path", "").endswith(name))]
         except urllib.error.URLError:  # the server answers 500 while a kernel is half started
             kernels = []
         if any(k.get("execution_state") == "idle" and k.get("connections", 0) > 0 for k in kernels):
             return
         time.sleep(0.25)
-    raise AssertionError(f"no idle kernel with a connected browser after {timeout_s} s")
+    raise AssertionError(f"no idle kernel with a connected browser{f' for {name}' if name else ''} after {timeout_s} s")
 
 
 def _question_on_page(question_el) -> quiz.Question:
@@ -260,3 +282,106 @@ def test_quiz_in_the_browser(server, ui):
         finally:
             context.close()
     print(f"{ui}: browser test took {time.monotonic() - started:.1f} s; screenshots in {ARTIFACTS}")
+
+
+def _open_lab(pw, srv: dict, name: str, profile: str):
+    """A Chromium context with JupyterLab showing the notebook `name` and its kernel idle: (context, page)."""
+    context = pw.chromium.launch_persistent_context(
+        str(srv["root"] / f"chromium-profile-{profile}"), executable_path=str(CHROMIUM), headless=True,
+        args=CHROMIUM_ARGS, viewport={"width": 1280, "height": 1000}, timeout=UI_TIMEOUT_MS)
+    page = context.pages[0] if context.pages else context.new_page()
+    page.set_default_timeout(UI_TIMEOUT_MS)
+    page.goto(f"{srv['base']}/{UIS['lab'].format(name=name)}")
+    page.locator(".jp-Notebook .jp-Cell").first.wait_for()
+    _wait_for_kernel(srv["base"], name)
+    page.locator(".jp-Notebook-ExecutionIndicator[data-status='idle'] >> visible=true").first.wait_for()
+    return context, page
+
+
+def _http_status(url: str) -> int:
+    try:
+        with urllib.request.urlopen(url, timeout=10) as reply:
+            return reply.status
+    except urllib.error.HTTPError as exc:
+        return exc.code
+
+
+def _nbgrader_menu(page) -> list[str]:
+    """The entries of JupyterLab's Nbgrader menu (empty when the menu is absent); closes the menu again."""
+    menu = page.locator(".lm-MenuBar-itemLabel", has_text="Nbgrader")
+    if not menu.count():
+        return []
+    menu.first.click()
+    items = page.locator(".lm-Menu-content .lm-Menu-item:not(.lm-mod-hidden) .lm-Menu-itemLabel")
+    items.first.wait_for()
+    labels = [t.strip() for t in items.all_inner_texts()]
+    page.keyboard.press("Escape")
+    return labels
+
+
+def test_failing_check_shows_its_message_only(server):
+    """The stub's first check in JupyterLab: one line with the message, no traceback through llmcourse."""
+    ARTIFACTS.mkdir(exist_ok=True)
+    with server["pw"]() as pw:
+        context, page = _open_lab(pw, server, STUB.name, "check")
+        try:
+            page.locator(".lm-MenuBar-itemLabel", has_text="Run").first.click()
+            page.locator(".lm-Menu-content").get_by_text("Run All Cells", exact=True).click()
+            error = page.locator(".jp-OutputArea-output[data-mime-type='application/vnd.jupyter.stderr']",
+                                 has_text="CheckFailed").first
+            error.wait_for()
+            error.scroll_into_view_if_needed()
+            deadline = time.monotonic() + 15
+            while not (text := error.inner_text().strip()) and time.monotonic() < deadline:
+                time.sleep(0.2)  # attached before it is laid out: wait until it shows text
+            height = error.bounding_box()["height"]
+            line_px = error.evaluate("e => parseFloat(getComputedStyle(e.querySelector('pre') || e).lineHeight)")
+            error.screenshot(path=str(ARTIFACTS / "browser-failing-check.png"))
+            print(f"failing check output: {len(text.splitlines())} line(s), {height:.0f} px "
+                  f"(line height {line_px:.1f} px): {text!r}")
+            assert text == "CheckFailed: softmax: not implemented yet (replace `raise NotImplementedError()` " \
+                           "with your code)", text
+            assert "llmcourse" not in text and "Traceback" not in text
+            # one line of text plus the output's padding; the old traceback was 31 lines (about 530 px)
+            assert height <= 3 * line_px, f"{height} px for a one-line message (line height {line_px} px)"
+        except Exception:
+            page.screenshot(path=str(ARTIFACTS / "browser-failure-check.png"))
+            print(f"server log: {server['log']}\n{server['log'].read_text()[-2000:]}")
+            raise
+        finally:
+            context.close()
+
+
+@pytest.mark.parametrize("mode", ["learner", "instructor"])
+def test_instructor_tools_only_for_instructors(mode, request):
+    """Learners (make lab, Binder) get Validate and the assignment list; instructors also get the rest."""
+    srv = request.getfixturevalue("server" if mode == "learner" else "instructor_server")
+    ARTIFACTS.mkdir(exist_ok=True)
+    with srv["pw"]() as pw:
+        context, page = _open_lab(pw, srv, NOTEBOOK.name, f"tools-{mode}")
+        try:
+            page.locator(".jp-NotebookPanel-toolbar .jp-ToolbarButtonComponent-label >> visible=true",
+                         has_text=re.compile(r"^Validate$")).first.wait_for()
+            menu = _nbgrader_menu(page)
+            create_tab = page.locator(".lm-TabBar-tab[data-id='nbgrader-create_assignemnt']")
+            formgrader = _http_status(f"{srv['base']}/formgrader")
+            news = page.get_by_text(re.compile(r"Jupyter news", re.IGNORECASE))
+            page.screenshot(path=str(ARTIFACTS / f"browser-tools-{mode}.png"))
+            print(f"{mode}: Nbgrader menu {menu}, Create Assignment tabs {create_tab.count()}, "
+                  f"/formgrader {formgrader}, news prompts {news.count()}")
+            assert "Assignment List" in menu
+            if mode == "learner":
+                assert not {"Formgrader", "Formgrader (local)", "Course List", "Create assignment"} & set(menu), menu
+                assert create_tab.count() == 0, "the Create Assignment panel is an instructor tool"
+                assert formgrader == 404, "the formgrader server extension must be off for learners"
+                assert news.count() == 0, "no news prompt for learners"
+            else:
+                assert {"Formgrader", "Course List", "Create assignment"} <= set(menu), menu
+                assert create_tab.count() == 1
+                assert formgrader != 404
+        except Exception:
+            page.screenshot(path=str(ARTIFACTS / f"browser-failure-tools-{mode}.png"))
+            print(f"server log: {srv['log']}\n{srv['log'].read_text()[-2000:]}")
+            raise
+        finally:
+            context.close()

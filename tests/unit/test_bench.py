@@ -91,3 +91,19 @@ def test_compare_primes_untimed_after_settle():
                         prime=2, clock=clock)
     assert calls == ["a", "a", "a", "b", "b", "b"] * 2  # two untimed calls, then the timed one
     assert cmp.timings["a"].samples == [1, 1]
+
+
+def test_spread_median_min_max():
+    assert bench.spread([3, 1, 2, 10]) == {"median": 2.5, "min": 1.0, "max": 10.0, "n": 4}
+    with pytest.raises(ValueError):
+        bench.spread([])
+
+
+def test_ratios_against_any_variant_and_their_spread():
+    # three variants, two rounds: a = 6, 6; b = 3, 2; c = 2, 4 seconds
+    clock = fake_clock([0, 6, 0, 3, 0, 2, 0, 6, 0, 2, 0, 4])
+    cmp = bench.compare({"a": lambda: None, "b": lambda: None, "c": lambda: None}, rounds=2, warmup=0, clock=clock)
+    assert cmp.ratios("b") == [2.0, 3.0]
+    assert cmp.ratio_spread("b") == {"median": 2.5, "min": 2.0, "max": 3.0, "n": 2}
+    assert cmp.ratios("b", baseline="c") == [2 / 3, 2.0]   # b against c in the same rounds
+    assert cmp.ratio("c", baseline="b") == pytest.approx((1.5 + 0.5) / 2)

@@ -5,11 +5,13 @@ from __future__ import annotations
 import math
 
 import numpy as np
+import pytest
 
 from benchmarks import __main__ as runner
 from benchmarks import bench_cost_model as bcm
 
-NAMES = {"cost_model_read_bandwidth": "GB/s", "cost_model_fp32_peak": "GFLOP/s",
+NAMES = {"cost_model_read_bandwidth": "GB/s", "cost_model_read_bandwidth_chunked": "GB/s",
+         "cost_model_decode_error_pct_chunked_read": "%", "cost_model_fp32_peak": "GFLOP/s",
          "cost_model_decode_overhead_floor": "ms", "cost_model_decode_error_pct_roofline": "%",
          "cost_model_decode_predicted": "ms", "cost_model_decode_measured": "ms", "cost_model_decode_error_pct": "%",
          "cost_model_read_bandwidth_1thread": "GB/s", "cost_model_decode_error_pct_1thread": "%"}
@@ -33,6 +35,15 @@ def test_quick_run_gives_well_formed_records():
     assert err["pct_of_limit"] > 0
     one = by_name["cost_model_decode_error_pct_1thread"]
     assert one["limit"] == by_name["cost_model_read_bandwidth_1thread"]["value"] > 0
+    # every error carries its rounds' spread and the measured parameters it was predicted from
+    for name in ("cost_model_decode_error_pct", "cost_model_decode_error_pct_1thread",
+                 "cost_model_decode_error_pct_chunked_read"):
+        r = by_name[name]
+        assert r["value_rounds_min"] <= r["value"] <= r["value_rounds_max"] and r["rounds"] == 3
+        assert r["bandwidth_gbs"] == r["limit"] and r["peak_gflops"] > 0 and r["overhead_floor_ms"] > 0
+    assert err["peak_gflops"] == by_name["cost_model_fp32_peak"]["value"]
+    assert by_name["cost_model_decode_error_pct_chunked_read"]["limit"] == \
+        by_name["cost_model_read_bandwidth_chunked"]["value"]
 
 
 def test_predictor_formulas():
@@ -54,6 +65,8 @@ def test_error_pairs_each_round_with_its_own_read():
     err = bcm.paired_error_pct(s, 3, 1e12, 768, steps=[3.0, 1.5, 1.5], floors=[0.5, 0.25, 0.5],
                                reads=[1.0, 0.5, 1.0])
     assert math.isclose(err, 100.0)
+    assert bcm.paired_errors(s, 3, 1e12, 768, [3.0, 1.5, 1.5], [0.5, 0.25, 0.5], [1.0, 0.5, 1.0]) == \
+        pytest.approx([100.0, 100.0, 0.0])
     # a median, not a mean: one wild round does not move it
     assert math.isclose(bcm.paired_error_pct(s, 3, 1e12, 768, [1.5, 1.5, 90.0], [0.5] * 3, [1.0] * 3), 0.0)
 
@@ -70,3 +83,11 @@ def test_decode_step_shape_and_finite():
     m = bcm.random_model(s, T=5)
     out = bcm.decode_step(m, s, np.ones((1, 16), np.float32))
     assert out.shape == (1, 7) and np.all(np.isfinite(out))
+
+
+def test_matrix_count_and_no_machine_constant_in_the_prediction():
+    assert bcm.matrix_count(bcm.Shape(n_layer=6, C=1024, n_head=8, d_ff=4096, V=48)) == 25
+    # the prediction scales exactly with the measured parameters: nothing else about the machine enters it
+    s = bcm.Shape(n_layer=2, C=64, n_head=4, d_ff=256, V=10)
+    base = bcm.predict_decode_seconds(s, 16, peak=1e11, bandwidth=2e10, overhead=1e-3)
+    assert math.isclose(bcm.predict_decode_seconds(s, 16, peak=2e11, bandwidth=4e10, overhead=5e-4), base / 2)

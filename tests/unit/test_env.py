@@ -42,3 +42,35 @@ def test_cpu_features_of_this_machine_is_a_report():
     assert set(got) == {"int8 dot product", "bf16 arithmetic", "fp16 arithmetic", "512-bit vectors"}
     assert all(isinstance(v, list) for v in got.values())
     assert env.describe_cpu_features().count("\n") in (0, 3)
+
+
+ZEN3 = "processor : 0\nmodel name : AMD EPYC 7B13\nflags : fpu sse2 avx avx2 fma\n"
+ZEN5 = "processor : 0\nmodel name : AMD EPYC\nflags : fpu avx2 fma avx512f avx512bw avx512_vnni avx512_bf16\n"
+
+
+def test_cpu_kind_from_flags():
+    assert env.cpu_kind({"avx2", "fma", "avx512f", "avx512bw"}) == "avx512"
+    assert env.cpu_kind({"avx2", "fma"}) == "avx2"
+    assert env.cpu_kind({"avx2", "fma", "avx512f"}) == "avx2"  # AVX-512 F without BW: not the course's kind
+    assert env.cpu_kind({"avx"}) == "other" and env.cpu_kind(set()) == "other"
+
+
+def test_cpu_record_names_model_kind_flags_and_cores():
+    z3 = env.cpu_record(ZEN3)
+    assert z3["model"] == "AMD EPYC 7B13" and z3["kind"] == "avx2"
+    assert z3["flags"]["avx2"] and z3["flags"]["fma"]
+    assert not z3["flags"]["avx512f"] and not z3["flags"]["avx512_vnni"] and not z3["flags"]["avx512_bf16"]
+    z5 = env.cpu_record(ZEN5)
+    assert z5["kind"] == "avx512" and z5["flags"]["avx512_vnni"] and z5["flags"]["avx512_bf16"]
+    assert set(z5["flags"]) == set(env.RECORD_FLAGS)
+    assert z5["cores"] >= 1 and 1 <= z5["usable_cores"] <= z5["cores"]
+    text = env.describe_cpu_record(z3)
+    assert "AMD EPYC 7B13" in text and "avx2 kind" in text and "avx512f" not in text
+
+
+def test_cpu_record_of_this_machine():
+    r = env.cpu_record()
+    assert r["kind"] in {"avx512", "avx2", "other"} and isinstance(r["model"], str) and r["model"]
+    assert all(isinstance(v, bool) for v in r["flags"].values())
+    # no model line (e.g. an unusual /proc/cpuinfo): platform's answer, else "unknown", never empty
+    assert env.cpu_model("flags : avx2") == (env.platform.processor() or "unknown")

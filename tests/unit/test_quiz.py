@@ -183,7 +183,8 @@ GOOD = {
 
 TOPIC = {"topic": "self_attention", "module": "01_attention", "questions": [
     {"id": "tq1", "type": "single", "prompt": "Scale?", "prompt_zh": "缩放？", "tags": ["scaling"], "options": [
-        {"text": "1/sqrt(d_k)", "correct": True, "why": "variance"}, {"text": "1/d_k", "why": "too small"}]},
+        {"text": "1/sqrt(d_k)", "text_zh": "1/sqrt(d_k)", "correct": True, "why": "variance", "why_zh": "方差"},
+        {"text": "1/d_k", "text_zh": "1/d_k", "why": "too small", "why_zh": "太小"}]},
     {"id": "tq2", "type": "single", "prompt": "Heads?", "module": "02_multihead", "tags": ["x"], "options": [
         {"text": "features", "correct": True, "why": "yes"}, {"text": "sequence", "why": "popular wrong answer"}]},
 ]}
@@ -498,10 +499,10 @@ def test_frontend_detection(monkeypatch):
 # ------------------------------------------------------------------------------------------------------------
 
 CJK = re.compile(r"[\u4e00-\u9fff]")
-COMMON_KEYS = {"id", "type", "prompt", "prompt_zh", "tags", "module", "why", "compute"}
+COMMON_KEYS = {"id", "type", "prompt", "prompt_zh", "tags", "module", "why", "why_zh", "compute"}
 KEYS = {"single": COMMON_KEYS | {"options"}, "multiple": COMMON_KEYS | {"options"},
-        "numeric": COMMON_KEYS | {"answer", "unit", "rel_tol", "abs_tol", "traps"},
-        "estimate": COMMON_KEYS | {"answer", "unit", "factor", "traps"}, "bug": COMMON_KEYS | {"lines"}}
+        "numeric": COMMON_KEYS | {"answer", "unit", "unit_zh", "rel_tol", "abs_tol", "traps"},
+        "estimate": COMMON_KEYS | {"answer", "unit", "unit_zh", "factor", "traps"}, "bug": COMMON_KEYS | {"lines"}}
 
 
 def shipped_files() -> list[Path]:
