@@ -72,7 +72,7 @@ def fake_quant_ste(cls: Any) -> None:
         raise CheckFailed("FakeQuantSTE: expected a subclass of torch.autograd.Function")
     w = [-2.0, -0.9, 0.3, 0.8, 1.7, 5.0]
     run("FakeQuantSTE", _ste(cls), [
-        # qmax 1, scale 1: round then clamp -> [-1, -1, 0, 1, 1, 1]; |w| <= 1 passes the gradient
+        # qmax 1, scale 1: round then clamp -> [-1, -1, 0, 1, 1, 1]; the gradient passes where the clamp does not act
         Case("qmax 1, scale 1, upstream ones", (w, 1.0, 1, [1.0] * 6),
              expected=(np.array([-1.0, -1, 0, 1, 1, 1]), np.array([0.0, 1, 1, 1, 0, 0])), rtol=1e-6, atol=1e-7),
         # per-row scales (2, 1): row 0 scale 0.5 -> w/s [2, -4, 0.6] -> [2, -3, 1] * 0.5; row 1 scale 2 -> [-1, 3, 4]

@@ -48,8 +48,20 @@ def round_to_bf16(fn: Callable) -> None:
                     f"got {got.view(np.uint32)[i]:#010x} (truncating? ties must go to the even neighbour)")
         return None
 
+    nans = _bits([0x7F800001, 0xFFFFFFFF, 0x7FC00000, 0xFF80FFFF])  # payload in the low bits; all ones; quiet
+
+    def stays_nan(got):
+        got = np.asarray(got, dtype=np.float32)
+        bad = np.flatnonzero(~np.isnan(got))
+        if bad.size:
+            i = bad[0]
+            return (f"input bits {nans.view(np.uint32)[i]:#010x} is a NaN and must stay NaN, got {got[i]} "
+                    f"(the rounding carry ran into the exponent: treat NaNs apart)")
+        return None
+
     run("round_to_bf16", fn, [
         Case("8 bit patterns: exact, below/above half, ties, overflow", (x,), prop=exact_bits),
+        Case("NaN stays NaN, whatever its payload", (nans,), prop=stays_nan),
         Case("a (2, 2) array keeps its shape", (np.array([[1.0, 2.0], [3.0, -0.5]], dtype=F32),),
              expected=np.array([[1.0, 2.0], [3.0, -0.5]], dtype=F32)),
     ])

@@ -475,7 +475,7 @@ print(f"smoothed model on the same text: {cross_entropy(probs, odd):.4f}")
 #
 # Cross-entropy in nats is hard to picture. **Perplexity** is its exponential, $e^{\text{CE}}$, and
 # it reads as *the number of equally likely choices the model is hesitating between at each step*.
-# A uniform guess over `V` tokens has perplexity exactly `V`; a perfect model has perplexity 1.
+# A uniform guess over `V` tokens has perplexity exactly `V`; a perfect model has perplexity 1<!--const: a definition-->.
 #
 # Write `perplexity(ce_nats)`. The popular wrong answer is `2 ** ce`: that is the perplexity only
 # when the cross-entropy is measured in **bits**. Applied to nats it gives a much smaller, flattering
@@ -508,7 +508,7 @@ assert float(perplexity(math.inf)) == math.inf, "an infinite cross-entropy has i
 # **How much smoothing?** Smoothing matters most when data is scarce. The next cell trains bigram
 # models on the first 1,000, 10,000 and 100,000 characters and on the whole training split, and plots
 # their validation perplexity against `alpha` (the star marks each curve's best value; the dashed line
-# is the uniform guess, perplexity 48).
+# is the uniform guess, perplexity 48<!--const: the vocabulary size-->).
 
 # %%
 alphas = np.logspace(-3, 1.5, size(19, 7))  # (n_alpha,)
@@ -531,7 +531,7 @@ fig = plot.perplexity_vs_alpha(alphas, curves, baseline=V, title="bigram model: 
 # - Too much smoothing drags every row toward the uniform guess, so each curve rises again on the
 #   right; the less data, the earlier and steeper the rise.
 # - With the whole training split every validation pair has been seen, so alpha barely matters. The
-#   remaining perplexity, about 8.4, is the price of looking at one character only: more data does
+#   remaining perplexity, about 8.4<!--= min(curves[f"{len(train_ids):,} training characters"]) ~1% -->, is the price of looking at one character only: more data does
 #   not fix that, only a longer context does.
 
 # %% [markdown]
@@ -661,7 +661,7 @@ for prompt in ["t", "a", "add 47+38=", "copy kqzvt>"]:
 # ### 4.2 Sampled continuation (3 points)
 #
 # **Sampling** draws each next token at random *from* the row: a token with probability 0.3 is chosen
-# 30% of the time. Write `sample_continue(probs, start_id, n, rng)` returning the `n` new token ids.
+# 30%<!--const: the 0.3 above--> of the time. Write `sample_continue(probs, start_id, n, rng)` returning the `n` new token ids.
 #
 # Use the generator `rng` you are given (a `np.random.Generator`, made with
 # `np.random.default_rng(seed)`) for every random draw, never the global `np.random.*` functions. Then
@@ -795,7 +795,7 @@ quiz.show("00_welcome")
 #   in bits with `log2`. A single zero probability on the path makes it infinite, and hiding that with
 #   an epsilon only hides a bug.
 # - Perplexity is `exp(cross-entropy in nats)` (or `2 ** (cross-entropy in bits)`): the effective
-#   number of choices per token. A uniform guess over `V` tokens scores `V`; our bigram model about 8.4.
+#   number of choices per token. A uniform guess over `V` tokens scores `V`; our bigram model about 8.4<!--= min(curves[f"{len(train_ids):,} training characters"]) ~1% -->.
 # - Greedy decoding is deterministic and loops; sampling follows the distribution and, with a seeded
 #   `np.random.Generator`, is exactly reproducible.
 #

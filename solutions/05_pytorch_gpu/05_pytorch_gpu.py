@@ -1015,7 +1015,8 @@ for _sz, _th, _td, _budget in (([0, 5, 3, 0], [2.0, 5.0, 4.0, 1.0], [1.0, 1.0, 1
 
 # %% [markdown]
 # The tiny GPT fits anywhere, so here is a made-up plan at a realistic scale: 32 layers of 400 MiB, every
-# fourth one twice as large, each taking 2 ms per 400 MiB when resident, plus a PCIe copy at 25 GB/s
+# fourth one twice as large, each taking 2 ms<!--const: an input of the made-up plan--> per 400 MiB when resident, plus a PCIe copy at
+# 25 GB/s<!--const: an input of the made-up plan-->
 # when it stays on the host. The budgets are a few GiB of free device memory.
 
 # %%

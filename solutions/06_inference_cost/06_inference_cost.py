@@ -128,7 +128,7 @@ for name, cfg in PRESETS.items():
 #
 # You met this in module 02; here it takes a `cfg` and a number of bits, because the traps of this module are
 # about units. **Bits are not bytes**: fp16 is 16 bits, which is 2 bytes. And **GiB are not GB**: a GiB is
-# 2³⁰ = 1,073,741,824 bytes, a GB is 10⁹ bytes; the 7% difference is larger than many of the effects you will
+# 2³⁰ = 1,073,741,824 bytes, a GB is 10⁹ bytes; the 7%<!--const: 2**30 / 1e9 = 1.074--> difference is larger than many of the effects you will
 # try to measure. In this notebook bandwidths are in GB/s (10⁹ bytes per second), as vendors quote them, and
 # memory sizes in GiB only where a question says so.
 #
@@ -454,7 +454,7 @@ assert math.isclose(float(int8_speedup_compute_bound), 1.0, rel_tol=0.02), (
 # * **Peak FLOP/s**: multiply two large fp32 square matrices (`2 n³` FLOPs). This is what the BLAS achieves,
 #   usually close to the chip's true peak.
 #
-# On a shared or laptop machine these numbers move by 10-30% between runs; that is the size of the error bar
+# On a shared or laptop machine these numbers move by 10-30%<!--const: an observation over many runs--> between runs; that is the size of the error bar
 # on every prediction below.
 
 # %%
@@ -490,7 +490,7 @@ print(f"ridge point of this machine: {peak / bandwidth:.1f} FLOPs/byte")
 # The measured step: one token (batch 1) through every block and the LM head of a model with the tiny GPT's
 # architecture, in fp32, attending over a KV cache of `T_past` random keys and values in every layer. The
 # matrix products run in **NumPy** (OpenBLAS): on the course machine its matrix-vector product streams the
-# weights at the full read bandwidth, while PyTorch's CPU one reached only 50-75% of it. LayerNorm, GELU and
+# weights at the full read bandwidth, while PyTorch's CPU one reached only 50-75%<!--const: a make bench record on the quiet course machine--> of it. LayerNorm, GELU and
 # attention over the cache are PyTorch library calls on the same memory (module 04 asks you to write them
 # yourself). This is a timing harness, not a generator: the cache is not updated and the output is thrown
 # away (module 05 builds the real cached decoder); the work and the bytes are those of a real decode step.
@@ -501,7 +501,7 @@ print(f"ridge point of this machine: {peak / bandwidth:.1f} FLOPs/byte")
 #
 # * **scaled up**: same architecture, random weights, `C = 1024` and 6 layers (about 300 MB of fp32 weights,
 #   ten times the 32 MiB last-level cache), so that every step streams its weights from DRAM. This is the
-#   regime the cost model describes; we aim for agreement within ±30%.
+#   regime the cost model describes; we aim for agreement within ±30%<!--const: the goal-->.
 # * **the shipped tiny GPT**: 3 MB of weights, which stay in the CPU caches between steps. The DRAM model
 #   does not apply.
 
@@ -668,8 +668,8 @@ for name, (sec, nbytes) in pieces.items():
 #   is slower than that, for two reasons you can see in the numbers. Its ~90 calls (about 15 per layer) cost
 #   the overhead floor, which the second column adds back. And a matrix of one layer (4 to 16 MiB) streams
 #   less well than one 256 MiB read: each call starts cold and waits for its threads at the end. On the course
-#   machine, when it was quiet, `make bench` measured the roofline alone 21-40% under the step. With the floor
-#   added, the error was 15-30%, within the ±30% we aim for. On a busy machine (other programs using the
+#   machine, when it was quiet, `make bench` measured the roofline alone 21-40%<!--const: a make bench record on the quiet course machine--> under the step. With the floor
+#   added, the error was 15-30%<!--const: a make bench record on the quiet course machine-->, within the ±30%<!--const: the goal--> we aim for. On a busy machine (other programs using the
 #   cores) the error can be several times larger. A multi-threaded matrix product waits for all its threads at
 #   every one of the step's dozens of calls, while the single long read waits once. That is noise in the
 #   machine, not in the model: run the cell again when the machine is quiet.
@@ -678,17 +678,17 @@ for name, (sec, nbytes) in pieces.items():
 #   left is mostly the fixed cost of calling some 60 small operations: compare its time with the overhead
 #   floor. For it, the floor is most of the answer; for a real-size model the floor vanishes next to the
 #   weight traffic.
-# * **The pieces.** On the course machine the matrix products streamed their 300 MB at 85-90% of the read
+# * **The pieces.** On the course machine the matrix products streamed their 300 MB at 85-90%<!--const: a make bench record on the quiet course machine--> of the read
 #   bandwidth, close to the model. The attention did not: PyTorch's CPU attention (`scaled_dot_product_attention`,
-#   one thread) read the 25 MB of keys and values at about 6 GB/s, a fifth of the bandwidth. That took 4 of the
-#   step's ~19 ms, for bytes the roofline prices at under 1 ms. Its kernel is built for many queries at once
+#   one thread) read the 25 MB of keys and values at about 6 GB/s<!--const: a make bench record on the quiet course machine-->, a fifth of the bandwidth. That took 4 of the
+#   step's ~19 ms<!--const: a make bench record on the quiet course machine-->, for bytes the roofline prices at under 1 ms<!--const: a make bench record on the quiet course machine-->. Its kernel is built for many queries at once
 #   (prefill); with one query per head it does little work per byte and never gets the memory system busy.
 #   That one kernel is most of the notebook's remaining gap. `make bench` runs the same step in NumPy, with
-#   `einsum` for the attention (about 15 GB/s there), and its error with the floor is +15% to +27%. The fix on
+#   `einsum` for the attention (about 15 GB/s<!--const: a make bench record on the quiet course machine--> there), and its error with the floor is +15%<!--const: a make bench record on the quiet course machine--> to +27%<!--const: a make bench record on the quiet course machine-->. The fix on
 #   GPUs, where the same problem appears, is a decode-specific attention kernel that splits the cache across
 #   many cores ("flash-decoding").
 # * A trap we fell into while building this: NumPy's `x**3` on float32 calls `pow` element by element, and
-#   took 244 µs for a GELU input of 4096 numbers on the course machine, 17 times the rest of the GELU. `x * x * x`
+#   took 244 µs<!--const: a make bench record on the quiet course machine--> for a GELU input of 4096 numbers on the course machine, 17 times the rest of the GELU. `x * x * x`
 #   is the same number for a fraction of the time. This is why you time the pieces before trusting a gap
 #   between a model and a measurement.
 #
@@ -701,8 +701,11 @@ for name, (sec, nbytes) in pieces.items():
 #
 # * **1D** (each matrix split along one axis, the same as Megatron's tensor parallelism): an all-gather and a
 #   reduce-scatter of the full activations, `2 × B × C` per chip, **whatever `n` is**;
-# * **2D** (split along both axes, chips arranged in a `√n × √n` grid): `8 × B × C / √n` per chip, which
-#   shrinks as chips are added.
+# * **2D** (split along both axes, chips arranged in an `X × Y` grid with `X × Y = n`): the two all-gathers
+#   and reduce-scatters move about `2 × B × C / X + 2 × B × d_ff / Y` per chip. With Pope et al.'s
+#   feed-forward width `d_ff = 4 × C` this is smallest on their non-square grid `X = ½√n`, `Y = 2√n`, where
+#   it is `8 × B × C / √n` per chip, which shrinks as chips are added. (A square `√n × √n` grid would move
+#   `10 × B × C / √n`.)
 #
 # Communication time is that volume over the interconnect bandwidth, so as the number of chips grows, 1D
 # stops getting faster (its communication time is constant while the compute per chip shrinks), and 2D keeps
@@ -746,20 +749,28 @@ HARDWARE = {"H100-like (989 TFLOP/s bf16, 3.35 TB/s)": H100,
 DTYPE_BITS = {"fp32": 32, "bf16": 16, "int8 weights": 8, "int4 weights": 4}
 
 
-def explore(model: str = "7B-class (32 layers, C 4096, MHA)", hardware: str = "H100-like (989 TFLOP/s bf16, 3.35 TB/s)",
-            batch: int = 1, context: int = 2048, dtype: str = "bf16", chips: int = 1) -> None:
-    """Print and plot the predicted decode step for one choice."""
+def predict_step(model: str, hardware: str, batch: int, context: int, dtype: str, chips: int = 1) -> dict:
+    """The predicted decode step for one choice: FLOPs, bytes, KV bytes, seconds, tokens/s, MFU, bound."""
     cfg, hw = PRESETS[model], HARDWARE[hardware]
     w_bits = DTYPE_BITS[dtype]
     kv_bits = 32 if dtype == "fp32" else 16
     fl, by = step_flops(cfg, batch, 1, context - 1), step_bytes(cfg, batch, 1, context - 1, w_bits, kv_bits)
     intensity, seconds, bound = roofline(fl / chips, by / chips, hw["peak"], hw["bandwidth"])
-    mfu = fl / seconds / (chips * hw["peak"])
+    return {"flops": fl, "bytes": by, "kv_bytes": kv_cache_bytes(cfg, batch, context, kv_bits),
+            "weight_bytes": param_count(cfg) * w_bits / 8, "intensity": intensity, "seconds": seconds,
+            "tokens_per_s": batch / seconds, "mfu": fl / seconds / (chips * hw["peak"]), "bound": bound}
+
+
+def explore(model: str = "7B-class (32 layers, C 4096, MHA)", hardware: str = "H100-like (989 TFLOP/s bf16, 3.35 TB/s)",
+            batch: int = 1, context: int = 2048, dtype: str = "bf16", chips: int = 1) -> None:
+    """Print and plot the predicted decode step for one choice."""
+    hw, r = HARDWARE[hardware], predict_step(model, hardware, batch, context, dtype, chips)
     print(f"{model}, batch {batch}, context {context}, {dtype}, {chips} chip(s) on {hardware}")
-    print(f"  per step: {fl / 1e9:,.1f} GFLOP, {by / 1e9:,.2f} GB "
-          f"(KV cache {kv_cache_bytes(cfg, batch, context, kv_bits) / 1e9:,.2f} GB)")
-    print(f"  {seconds * 1e3:,.3f} ms per step, {batch / seconds:,.0f} tokens/s, MFU {mfu:.1%}, {bound}-bound")
-    plot.roofline(hw["peak"], hw["bandwidth"], {"this step (per chip)": (intensity, fl / chips / seconds)},
+    print(f"  per step: {r['flops'] / 1e9:,.1f} GFLOP, {r['bytes'] / 1e9:,.2f} GB "
+          f"(KV cache {r['kv_bytes'] / 1e9:,.2f} GB)")
+    print(f"  {r['seconds'] * 1e3:,.3f} ms per step, {r['tokens_per_s']:,.0f} tokens/s, MFU {r['mfu']:.1%}, "
+          f"{r['bound']}-bound")
+    plot.roofline(hw["peak"], hw["bandwidth"], {"this step (per chip)": (r["intensity"], r["flops"] / chips / r["seconds"])},
                   title=f"{dtype}, batch {batch}, context {context}")
     plt.show()
 
@@ -774,10 +785,39 @@ except ImportError:
     explore()
 
 # %% [markdown]
-# Things to try: batch 1 vs 256 on the H100-like chip (the time barely moves, the tokens per second jump);
-# the 55B-class model at context 32768 and batch 64 (the cache decides); bf16 vs int8 weights at batch 1 and at
-# batch 4096; the tiny GPT on this machine (it predicts a fraction of a millisecond; section 7 showed why
-# reality disagrees).
+# Things to try, with what the model above predicts for them (the cell below prints it):
+#
+# * **Batch 1 vs 256** for the 7B-class model on the H100-like chip. At context 128 the cache is small and the
+#   weights dominate: the step takes only 2.3<!--= try_b256_short -->× longer while the tokens per second
+#   jump. At the default context 2048 the 256 caches (275<!--= _tries[256, 2048, "bf16"]["kv_bytes"] / 1e9 --> GB)
+#   dwarf the 13<!--= _tries[256, 2048, "bf16"]["weight_bytes"] / 1e9 --> GB of weights: the step takes
+#   20<!--= try_b256_long -->× longer, and batching buys far less.
+# * **bf16 vs int8 weights** at context 2048: at batch 1, int8 weights make the step
+#   1.86<!--= try_int8_b1 -->× faster (the weights are most of the bytes); at batch 256 the cache is most of
+#   the bytes and the gain shrinks to 1.02<!--= try_int8_b256 -->×. Quantizing the cache, not the weights, is
+#   what helps there.
+# * **The 55B-class model at context 32768 and batch 64**: the cache is 6.1<!--= try_55b_kv_ratio -->× the
+#   weights, so the cache decides.
+# * **The tiny GPT on this machine**: it predicts a fraction of a millisecond; section 7 showed why reality
+#   disagrees.
+
+# %%
+_h = "H100-like (989 TFLOP/s bf16, 3.35 TB/s)"
+_m7, _m55 = "7B-class (32 layers, C 4096, MHA)", "55B-class (80 layers, C 8192, GQA-8)"
+_tries = {(b, t, d): predict_step(_m7, _h, b, t, d) for b in (1, 256) for t in (128, 2048) for d in ("bf16", "int8 weights")}
+print(f"{'batch':>5} {'context':>7} {'weights':>13} {'ms/step':>8} {'tokens/s':>9} {'KV GB':>7} {'weights GB':>10}")
+for (b, t, d), r in _tries.items():
+    print(f"{b:5d} {t:7d} {d:>13} {r['seconds'] * 1e3:8.2f} {r['tokens_per_s']:9,.0f} {r['kv_bytes'] / 1e9:7.1f} "
+          f"{r['weight_bytes'] / 1e9:10.1f}")
+try_b256_short = _tries[256, 128, "bf16"]["seconds"] / _tries[1, 128, "bf16"]["seconds"]
+try_b256_long = _tries[256, 2048, "bf16"]["seconds"] / _tries[1, 2048, "bf16"]["seconds"]
+try_int8_b1 = _tries[1, 2048, "bf16"]["seconds"] / _tries[1, 2048, "int8 weights"]["seconds"]
+try_int8_b256 = _tries[256, 2048, "bf16"]["seconds"] / _tries[256, 2048, "int8 weights"]["seconds"]
+_r55 = predict_step(_m55, _h, 64, 32768, "bf16")
+try_55b_kv_ratio = _r55["kv_bytes"] / _r55["weight_bytes"]
+print(f"batch 256 vs 1: {try_b256_short:.1f}x the time at context 128, {try_b256_long:.0f}x at context 2048; "
+      f"int8 weights vs bf16: {try_int8_b1:.2f}x faster at batch 1, {try_int8_b256:.2f}x at batch 256 "
+      f"(context 2048); 55B-class, batch 64, context 32768: KV cache {try_55b_kv_ratio:.1f}x the weights")
 #
 # ## Practice quiz
 #

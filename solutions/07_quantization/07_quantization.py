@@ -106,24 +106,30 @@ print("fp16 spacing just above 1000:", float(np.spacing(np.float16(1000))),
 # ### 1.1 Rounding fp32 to bf16 (2 points)
 #
 # Converting fp32 to bf16 keeps the top 16 bits of each number, but it must **round**, not truncate:
-# dropping the low 16 bits always rounds towards zero, a bias that adds up over a long sum. Hardware
-# rounds to the nearest bf16, and a tie (low 16 bits exactly `0x8000`) goes to the neighbour whose
+# dropping the low 16 bits always rounds towards zero, a bias that adds up over a long sum. PyTorch
+# (`.to(torch.bfloat16)`, which the tests compare with) rounds to the nearest bf16, and a tie (low 16 bits
+# exactly `0x8000`) goes to the neighbour whose
 # last kept bit is 0 ("round half to even").
 #
 # Write `round_to_bf16(x)`: take a float32 array, return a float32 array holding the nearest bf16
 # values. Work on the bits: `b = x.view(np.uint32)`; adding `0x7FFF` plus the last kept bit
 # `(b >> 16) & 1` and then clearing the low 16 bits does round-half-to-even in one step (an overflow
-# carries into the exponent, which is exactly right). Infinities must stay infinities. A popular wrong
-# answer is `b & 0xFFFF0000` alone (truncation); another adds `0x8000`, which rounds ties away from
-# zero.
+# carries into the exponent, which is exactly right). Infinities must stay infinities, and a NaN must
+# stay a NaN: the same carry would turn a NaN whose payload sits in the low bits into an infinity
+# (`0x7F800001 -> 0x7F800000`) or wrap `0xFFFFFFFF` round to zero, so treat NaNs apart (for example keep
+# their top 16 bits with the quiet bit `0x00400000` set). A popular wrong answer is `b & 0xFFFF0000`
+# alone (truncation); another adds `0x8000`, which rounds ties away from zero.
 
 # %% nbgrader={"grade": false, "grade_id": "round_to_bf16", "locked": false, "solution": true, "schema_version": 3}
 def round_to_bf16(x: np.ndarray) -> np.ndarray:
-    """float32 array (any shape) -> float32 array of the same shape holding the nearest bf16 values (ties to even)."""
+    """float32 array (any shape) -> float32 array of the same shape holding the nearest bf16 values (ties to even).
+
+    NaN stays NaN."""
     ### BEGIN SOLUTION
     b = np.ascontiguousarray(x, dtype=np.float32).view(np.uint32)
     rounded = (b + (np.uint32(0x7FFF) + ((b >> np.uint32(16)) & np.uint32(1)))) & np.uint32(0xFFFF0000)
-    return rounded.view(np.float32)
+    quiet_nan = (b | np.uint32(0x00400000)) & np.uint32(0xFFFF0000)
+    return np.where(np.isnan(b.view(np.float32)), quiet_nan, rounded).view(np.float32)
     ### END SOLUTION
 
 
@@ -151,14 +157,32 @@ assert np.array_equal(_got.view(np.uint32), _ref_t.view(np.uint32)), (
 ### END HIDDEN TESTS
 
 # %% [markdown]
-# Round-to-nearest keeps the error unbiased. Sum 100 000 copies of a value that bf16 cannot hold, once
-# rounded and once truncated, and compare with the exact sum:
+# Round-to-nearest is unbiased *on average over many values*: each value lands somewhere in its bf16
+# interval, and up-roundings cancel down-roundings. Sum 100 000 values spread over 0.5 to 1000 (more than a
+# thousand bf16 intervals), once rounded and once truncated, and compare with the exact sum. Then sum
+# 100 000 copies of one value, 1/3: every copy rounds the same way (bf16(1/3) = 0.333984 > 1/3), so
+# rounding is biased there too.
 
 # %%
-v = np.full(100_000, 1.0 / 3.0, dtype=np.float32)
-v_trunc = (v.view(np.uint32) & np.uint32(0xFFFF0000)).view(np.float32)
-print(f"exact sum {v.astype(np.float64).sum():.1f}   rounded to bf16 {round_to_bf16(v).astype(np.float64).sum():.1f}"
-      f"   truncated {v_trunc.astype(np.float64).sum():.1f}")
+rng = np.random.default_rng(0)
+for what, v in (("spread values", rng.uniform(0.5, 1000.0, 100_000).astype(np.float32)),
+                ("copies of 1/3", np.full(100_000, 1.0 / 3.0, dtype=np.float32))):
+    exact = v.astype(np.float64).sum()
+    v_trunc = (v.view(np.uint32) & np.uint32(0xFFFF0000)).view(np.float32)
+    err_round = (round_to_bf16(v).astype(np.float64).sum() - exact) / exact
+    err_trunc = (v_trunc.astype(np.float64).sum() - exact) / exact
+    print(f"{what:14s} exact sum {exact:14,.1f}   error of the sum: rounded to bf16 {err_round:+.4%}, "
+          f"truncated {err_trunc:+.4%}")
+    if what == "spread values":
+        bf16_err_spread, trunc_err_spread = err_round, err_trunc
+    else:
+        bf16_err_third = err_round
+
+# %% [markdown]
+# Over the spread values, rounding's error of the sum is 0.001<!--= 100 * bf16_err_spread --> %, truncation's
+# -0.26<!--= 100 * trunc_err_spread --> % (half a bf16 step per value on average, always towards zero). For the
+# copies of 1/3 the rounded sum is off by +0.20<!--= 100 * bf16_err_third --> %: round-to-nearest is unbiased
+# only when the values do not all sit at the same spot of their interval.
 
 # %% [markdown]
 # ## 2. Integer quantization
@@ -180,7 +204,8 @@ print(f"exact sum {v.astype(np.float64).sum():.1f}   rounded to bf16 {round_to_b
 # **Granularity.** One scale for the whole tensor is cheap but lets one large weight stretch the grid
 # for everybody. One scale per output channel costs `N` floats and adapts to each output's range. One
 # scale per *group* of `g` consecutive input weights of each output (g = 32, 64, 128) is what 4-bit
-# formats such as GPTQ's and llama.cpp's use. In the course layout `w` is `(K, N)`: an output channel
+# formats use (llama.cpp's Q4_0 has groups of 32; GPTQ checkpoints commonly use 128). In the course
+# layout `w` is `(K, N)`: an output channel
 # is a **column**, so per-channel scales reduce over axis 0 and have shape `(1, N)`.
 
 # %% [markdown]
@@ -402,7 +427,7 @@ except ValueError:
 #
 # The mean squared error `mean((x - x_hat)**2)` depends on the scale of `x`. The
 # **signal-to-quantization-noise ratio** does not: `SQNR = 10 * log10(sum(x**2) / sum((x - x_hat)**2))`
-# in decibels. Each extra bit halves the step, quarters the noise power, and adds about 6.02 dB.
+# in decibels. Each extra bit halves the step, quarters the noise power, and adds about 6.02 dB<!--const: 10 log10(4), a definition-->.
 # Write `sqnr_db(x, x_hat)` returning a Python float; return `float("inf")` when the error is exactly
 # zero (without a warning). A popular wrong answer uses `20 * log10` of the power ratio (that factor
 # is for amplitude ratios).
@@ -463,7 +488,8 @@ print("slope per bit (per channel, 4 -> 8 bits):",
       round((curves["per output channel"][6] - curves["per output channel"][2]) / 4, 2), "dB")
 
 # %% [markdown]
-# The lines are straight with a slope close to 6 dB per bit, and finer granularity shifts the whole
+# The lines are straight with a slope close to
+# 6<!--= (curves["per output channel"][6] - curves["per output channel"][2]) / 4 ~10% --> dB per bit, and finer granularity shifts the whole
 # line up: smaller groups see a smaller absmax, hence a finer grid. The price is storage: a float16
 # scale per group of 32 adds `16 / 32 = 0.5` bit per weight, which is why 4-bit formats settle on
 # groups of 64 or 128.
@@ -665,18 +691,21 @@ fig = plot.clip_calibration(np.abs(calib_spiky), {m: chosen["spiky", m, 4][0] fo
 #
 # * **Absmax collapses.** Eight spikes out of 100 000 stretch the 4-bit grid so far (step about 8, for
 #   values whose typical size is 1) that almost every held-out value rounds to 0: the SQNR falls to
-#   about 0 dB, "as good as outputting zeros". At 8 bits the same spikes cost about 12 dB.
+#   about 0 dB<!--? abs(chosen["spiky", "absmax", 4][1]) < 1 -->, "as good as outputting zeros". At 8 bits the
+#   same spikes cost about 12<!--= chosen["clean", "absmax", 8][1] - chosen["spiky", "absmax", 8][1] ~25% --> dB.
 # * **Percentile and MSE rescue 4 bits.** Neither cares about eight values: the 99.9th percentile
-#   ignores the top 0.1 % by construction, and the MSE search finds that saturating the spikes costs
+#   ignores the top 0.1 %<!--const: 100 - 99.9--> by construction, and the MSE search finds that saturating the spikes costs
 #   less than coarsening everybody's step. Both land near the best range of the sweep, around 4 to 6.
 # * **The best range grows with the bits.** At 8 bits the step is already fine, so saturation is the
 #   dearer error and the best range is much wider (the dashed curve peaks near the clean absmax, 13).
 #   A fixed percentile cannot know this; the MSE search does, because it measures the error at the bit
 #   width it is given.
 # * **A calibrator only knows its sample.** At 8 bits the MSE search on the spiky sample keeps the
-#   spikes (representing them is cheaper than clipping them, *on that sample*) and ends about 8 dB
+#   spikes (representing them is cheaper than clipping them, *on that sample*) and ends about
+#   8<!--= chosen["spiky", "99.99th percentile", 8][1] - chosen["spiky", "MSE search", 8][1] ~30% --> dB
 #   below the 99.99th percentile on held-out data that has none. Even on the clean sample it clips at
-#   about 10 at 8 bits, a little tighter than the held-out tail wants, and gives up about 3 dB to
+#   about 10 at 8 bits, a little tighter than the held-out tail wants, and gives up about
+#   3<!--= chosen["clean", "absmax", 8][1] - chosen["clean", "MSE search", 8][1] ~40% --> dB to
 #   absmax. Calibrate on enough representative data, and compare methods on held-out data, not on the
 #   sample you tuned on. Production calibrators (percentile, MSE, or the KL
 #   divergence between histograms as in TensorRT) differ in exactly these trade-offs.
@@ -745,10 +774,13 @@ assert np.allclose(_y, 127 * 40), f"accumulation overflow? got {_y}"
 # ### 3.2 Packing int4: two nibbles a byte (2 points)
 #
 # NumPy has no 4-bit type, so two int4 codes share one `uint8`. The layout is part of the format, and
-# a loader that swaps the halves produces a model that loads without error and emits garbage. Our
-# spec (the same as llama.cpp's and most GPU kernels'): for `q` of shape `(N, K)` with `K` even, byte
-# `j` of row `n` holds `q[n, 2j]` in its **low** nibble (bits 0–3) and `q[n, 2j+1]` in its **high**
-# nibble (bits 4–7), each in 4-bit two's complement (`-1 -> 0b1111`, `-8 -> 0b1000`).
+# a loader that swaps the halves produces a model that loads without error and emits garbage. The
+# course's layout: for `q` of shape `(N, K)` with `K` even, byte `j` of row `n` holds `q[n, 2j]` in its
+# **low** nibble (bits 0–3) and `q[n, 2j+1]` in its **high** nibble (bits 4–7), each in 4-bit two's
+# complement (`-1 -> 0b1111`, `-8 -> 0b1000`). Real formats differ, which is exactly why the layout
+# must be written down: llama.cpp's Q4_0 cuts a row into blocks of 32 weights with one fp16 scale each,
+# and byte `j` of a block holds element `j` in its low nibble and element `j + 16` in its high nibble,
+# stored as unsigned codes `q + 8` in `0..15` (an offset of 8, not two's complement).
 #
 # Write `pack_int4(q)` (int8 codes in `[-8, 7]` -> uint8 `(N, K // 2)`) and `unpack_int4(packed)`
 # (uint8 `(N, K // 2)` -> int8 `(N, K)`). Traps: OR-ing a negative code into a byte without masking
@@ -855,7 +887,8 @@ for _N, _K, _g in ((11, 96, 32), (6, 64, 16), (4, 40, 40), (3, 18, 6), (5, 10, 2
 # ## 4. The speed lesson: do fewer bytes make a faster GEMV?
 #
 # A decode step multiplies each weight matrix by one vector. At `4096 × 4096` an fp32 matrix is 64 MiB,
-# twice this machine's last-level cache, so every call streams the weights from DRAM. An int8 copy is
+# twice the 32 MiB last-level cache of the course machine (caches differ between machines; Linux lists
+# this one's with `lscpu`), so every call streams the weights from DRAM. An int8 copy is
 # 16 MiB and would sit in the 32 MiB cache after the first call, which is not what happens in a real
 # model (the other layers evict it). So we keep several copies of each matrix, more bytes in total than
 # the cache, and rotate through them: **cold weights**, as in a real decode step.
@@ -999,16 +1032,17 @@ for T_ in (1, T_pf):
 #   Numba (like a C compiler) widens each int8 product to 32 or 64 bits, which runs no faster than an
 #   fp32 FMA. That is why our GEMV converts to float32.
 # * **tuned int8 code** (fbgemm, behind PyTorch's dynamic `Linear`) uses AVX2's `vpmaddubsw`, which
-#   multiplies 32 pairs of 8-bit numbers into 16-bit sums per instruction, twice the lanes of an fp32
-#   FMA: up to about 2× fp32's arithmetic rate, sometimes more in measurements when OpenBLAS's fp32
+#   multiplies 32 pairs of 8-bit numbers per instruction (an fp32 FMA has 8 lanes) and adds neighbouring
+#   products into 16-bit sums; with the instructions that widen and accumulate those sums, that is up to
+#   about 2× fp32's arithmetic rate, sometimes more in measurements when OpenBLAS's fp32
 #   threads suffer from other programs on the machine. It is a specialised trick (16-bit intermediate
 #   sums that must not overflow), not something int8 gives for free. Where the first line above says
 #   "int8 dot product: yes", fbgemm picks its VNNI kernels (`vpdpbusd`: four 8-bit products summed
 #   straight into a 32-bit lane) and the T = 256 row can show int8 well ahead of fp32.
 #
-# With int8 dot-product instructions (VNNI `vpdpbusd` and AMX on recent x86, `sdot` on ARM) and on GPUs
-# with int8 tensor cores, int8 GEMMs run 2–4× faster than their fp16 or fp32 versions, and prefill
-# benefits from W8A8 too.
+# With int8 dot-product instructions (VNNI `vpdpbusd` and AMX on recent x86, `sdot` on ARM) int8 GEMMs
+# outrun fp32 ones on a CPU, and on NVIDIA GPUs the int8 tensor cores have twice the dense peak of fp16
+# (A100: 624 TOPS against 312 TFLOP/s; H100 SXM: 1979 against 989), so prefill benefits from W8A8 too.
 
 # %%
 w32 = q8_list = s8_list = q4_list = s4_list = variants = cmp = None  # free the ~400 MiB of copies
@@ -1114,16 +1148,22 @@ for label, bits, g in (("fp32", 32, None), ("W8 per-channel", 8, None), ("W4 per
 print(f"{'weights':<16}{'linear bytes':>14}{'perplexity':>12}" + "".join(f"{t:>9}" for t in TASKS))
 for label, nbytes, ppl, acc in rows:
     print(f"{label:<16}{nbytes:>14,}{ppl:>12.4f}" + "".join(f"{acc[t]:>9.0%}" for t in TASKS))
+ppl_of = {label: ppl for label, _, ppl, _ in rows}
+w4_worst_pct = max(100 * abs(ppl_of[k] / ppl_of["fp32"] - 1) for k in ppl_of if k.startswith("W4"))
+w3_g32_recovers = (ppl_of["W3 per-channel"] - ppl_of["W3 g32"]) / (ppl_of["W3 per-channel"] - ppl_of["fp32"])
+print(f"W4: perplexity within {w4_worst_pct:.2f} % of fp32 for every grouping; "
+      f"W3 g32 recovers {w3_g32_recovers:.0%} of W3 per-channel's perplexity loss")
 
 # %% [markdown]
 # For this model `d_model = 128`, so "groups of 128" is one group per column for every matrix except
 # the MLP's output projection (`512` inputs, 4 groups): W4 g128 is nearly the same as W4 per-channel.
 # This small model is robust: W8 is indistinguishable from fp32 at a quarter of the bytes, and 4 bits
-# moves the perplexity by well under 1 %, whatever the grouping. Three bits is where the damage shows,
-# in the perplexity and first in the hardest task, addition. It is also where groups of 32 start to
-# matter: compare W3 per-channel with W3 g32, which recovers most of the loss. Large LLMs are more
+# moves the perplexity by 0.5<!--= w4_worst_pct ~20% --> % at most, whatever the grouping. Three bits is
+# where the damage shows, in the perplexity and first in the hardest task, addition. It is also where groups
+# of 32 start to matter: compare W3 per-channel with W3 g32, which recovers most of the
+# loss<!--? w3_g32_recovers > 0.5 -->. Large LLMs are more
 # fragile at 4 bits than this one because of their outlier features (section 6), which is why 4-bit
-# formats use groups. Task accuracy on 100 examples moves in steps of 1 %, so differences of a few
+# formats use groups. Task accuracy on 100 examples moves in steps of 1 %<!--const: 1 of 100 examples-->, so differences of a few
 # points between rows are noise.
 
 # %% [markdown]
@@ -1287,9 +1327,10 @@ for name, r in results.items():
 # %% [markdown]
 # Without outliers the three are close (weight-only is best: its activations are exact) and the
 # split finds no feature above the threshold. With four loud features, per-token W8A8 loses about
-# 10 dB: every token's step is now set by its outliers, and the ordinary features round to a few
-# codes. The split keeps those 4 of 128 features in float (3 % of the work) and does better than
-# before, since the loud features now carry most of the output and are exact. SmoothQuant takes another route: it
+# 10<!--= results["normal activations"]["W8A8 per-token"] - results["4 outlier features x60"]["W8A8 per-token"] ~30% --> dB: every token's step is now set by its outliers, and the ordinary features round to a few
+# codes. The split keeps those 4 of 128 features in float (3 %<!--const: 4 / 128--> of the work) and does better
+# than per-token W8A8<!--? results["4 outlier features x60"]["W8A8 + outlier split"] > results["4 outlier features x60"]["W8A8 per-token"] -->,
+# even better than before, since the loud features now carry most of the output and are exact. SmoothQuant takes another route: it
 # divides each activation feature by a factor and multiplies the matching weight row by it, moving the
 # difficulty from activations to weights where per-channel scales absorb it.
 
@@ -1308,15 +1349,17 @@ quiz.show("07_quantization")
 #   Asymmetric: an integer zero point, codes clamped to `[0, 2**b - 1]`, 0 exactly representable, and
 #   no uint8 arithmetic before converting.
 # * Finer scales (per channel, per group of 32–128) cut the error at a small storage cost; every bit is
-#   worth about 6 dB of SQNR.
+#   worth about 6 dB<!--const: 10 log10(4) = 6.02, a definition--> of SQNR.
 # * Calibration picks a clipping range on a sample: absmax (one outlier ruins 4 bits), a percentile of
 #   `|x|` (robust, blind to the bit width) or an MSE search over candidate ranges with saturation
 #   included (best on its own sample, and only as good as that sample). Judge them on held-out data.
 # * A weight-only GEMV is memory-bound: int8 weights read 4× fewer bytes and can run close to 4× faster;
 #   int4 on a CPU is limited by the unpacking arithmetic. A prefill GEMM is compute-bound, and int8
 #   weights only help there with fast int8 instructions.
-# * The course GPT keeps its quality at W8, loses some at W4 per-channel, and group-wise scales recover
-#   most of it.
+# * The course GPT keeps its quality at W8 and, with round-to-nearest, at W4 too (0.5<!--= w4_worst_pct ~20% --> % of
+#   perplexity at most, with or without groups); the damage shows at W3, where groups of 32 recover most of
+#   it<!--? w3_g32_recovers > 0.5 -->.
+#   Large LLMs with outlier features are more fragile at 4 bits and need the groups there.
 # * W8A8 needs per-token activation scales and int32 accumulation; a few outlier features ruin per-token
 #   scales, and keeping them in float (LLM.int8) or migrating them into the weights (SmoothQuant) fixes it.
 #

@@ -169,19 +169,29 @@ for name, r in results.items():
     print(f"{name:14s} perplexity {r['ppl']:.3f}   copy {r['copy']:.2f}   recall {r['recall']:.2f}")
 
 # %% [markdown]
-# Measured, not assumed: at 4 bits per channel this small model barely notices (its weights are few and
-# well spread, so 15 levels per row are plenty); 3 bits per channel starts to cost accuracy; 2 bits, even
-# with a scale for every 32 weights, breaks it. QAT is most interesting where PTQ fails, so the run below
+# Measured, not assumed: at 4 bits per channel this small model barely
+# notices<!--? results["PTQ 4-bit"]["ppl"] < 1.01 * results["fp32"]["ppl"] --> (its weights are few and well
+# spread, so 15 levels per row are plenty); 3 bits per channel starts to
+# cost<!--? results["PTQ 3-bit"]["ppl"] > results["PTQ 4-bit"]["ppl"] -->; 2 bits, even with a scale for every
+# 32 weights, breaks it<!--? results["PTQ 2-bit g32"]["ppl"] > 1.3 * results["fp32"]["ppl"] -->. QAT is most interesting where PTQ fails, so the run below
 # uses **2 bits with groups of 32**.
 #
 # ### The straight-through estimator
 #
 # To train through `round`, we need its gradient, and it is zero almost everywhere. The straight-through
 # estimator (STE) pretends that, inside the range, fake quantization is the identity: the gradient of
-# the loss with respect to `w` is the gradient with respect to `w_hat`, passed straight through. Outside
-# the range, where the clamp holds the value fixed at `±qmax * s`, moving `w` changes nothing, so the
-# gradient there is **zero**. The popular wrong answer passes the gradient everywhere; then weights that
-# are already clipped keep being pushed further out, and nothing pulls them back.
+# the loss with respect to `w` is the gradient with respect to `w_hat`, passed straight through. Where the
+# clamp acts (`round(w / s)` beyond `±qmax`, that is `|w / s| > qmax + 0.5`), it holds the value fixed at
+# `±qmax * s`, moving `w` changes nothing, so the gradient there is **zero**. The popular wrong answer
+# passes the gradient everywhere; then weights that are clipped keep being pushed further out, and nothing
+# pulls them back.
+#
+# When does anything get clipped? Not with the absmax scale of §1.1 recomputed at every step: the largest
+# weight defines the range, so every weight is inside it. Clipping, and this zero gradient, matter for
+# scales that are held fixed, learned (LSQ, PACT) or set from a percentile. Even with absmax the bound
+# must be the clamp's, not `|w / s| <= qmax`: the group's largest weight gives `w / s` equal to `qmax`
+# only in exact arithmetic, and in float32 it lands just above `qmax` in a fair share of groups (the
+# cell after the exercise counts them), which would silently freeze those weights.
 #
 # In PyTorch you write this as a `torch.autograd.Function`: a `forward(ctx, ...)` that computes the output
 # and saves what the backward needs (`ctx.save_for_backward`), and a `backward(ctx, grad_out)` that
@@ -192,7 +202,9 @@ for name, r in results.items():
 #
 # `FakeQuantSTE.apply(w, scale, qmax)`: the forward returns `clamp(round(w / scale), -qmax, qmax) * scale`
 # (`scale` is a tensor that broadcasts against `w`; `qmax` an int). The backward returns `grad_out` where
-# `-qmax <= w / scale <= qmax` and 0 elsewhere, for `w`; `None` for `scale` and for `qmax`.
+# the clamp does not act, `-qmax <= round(w / scale) <= qmax` (that is `|w / scale| <= qmax + 0.5`), and 0
+# elsewhere, for `w`; `None` for `scale` and for `qmax`. The largest weight of an absmax group must get
+# its gradient.
 
 # %% nbgrader={"grade": false, "grade_id": "fake_quant_ste", "locked": false, "solution": true, "schema_version": 3}
 class FakeQuantSTE(torch.autograd.Function):
@@ -202,9 +214,9 @@ class FakeQuantSTE(torch.autograd.Function):
     def forward(ctx, w: torch.Tensor, scale: torch.Tensor, qmax: int) -> torch.Tensor:
         """w (any shape), scale broadcastable to w -> w_hat, same shape as w."""
         ### BEGIN SOLUTION
-        x = w / scale
-        ctx.save_for_backward((x >= -qmax) & (x <= qmax))
-        return torch.clamp(torch.round(x), -qmax, qmax) * scale
+        r = torch.round(w / scale)
+        ctx.save_for_backward(r.abs() <= qmax)  # where the clamp does not act
+        return torch.clamp(r, -qmax, qmax) * scale
         ### END SOLUTION
 
     @staticmethod
@@ -248,10 +260,29 @@ for _shape, _qmax in [((7, 12), 1), ((5, 9), 3), ((4, 33), 7), ((64,), 127)]:
         f"shape {_shape}: inside the range the gradient must pass through unchanged")
     assert torch.all(_gw[_outside] == 0), (
         f"shape {_shape}: outside the range (|w / scale| > qmax) the gradient must be 0 (clipped STE)")
+# the largest weight of every absmax group gets its gradient (w / scale lands just above qmax in float32)
+for _qmax in (7, 1, 127):
+    _w = torch.randn(512, 32, generator=_g) * torch.exp(torch.randn(512, 1, generator=_g))
+    _s = _w.abs().amax(-1, keepdim=True) / _qmax
+    _, _gw = _ste_run(_w, _s, _qmax, torch.ones(512, 32))
+    _top = _w.abs().argmax(-1, keepdim=True)
+    assert torch.all(_gw.gather(-1, _top) == 1), (
+        f"qmax {_qmax}: some groups' largest weight got zero gradient: w / scale is qmax only up to rounding, "
+        "so mask where the clamp acts (|round(w / scale)| > qmax), not |w / scale| > qmax")
 # rounding, not truncation: 0.75 -> 1, -0.75 -> -1, 2.6 -> 3
 _out, _ = _ste_run(torch.tensor([0.75, -0.75, 2.6, -2.4]), torch.tensor(1.0), 3, torch.ones(4))
 assert _np.allclose(_out.numpy(), [1.0, -1.0, 3.0, -2.0]), f"round to the nearest level, got {_out}"
 ### END HIDDEN TESTS
+
+# %% [markdown]
+# How often does the group's largest weight land above `qmax` in float32, where a mask `|w / s| <= qmax`
+# would give it zero gradient? Count it on random groups of 32 at 4 bits:
+
+# %%
+_w = torch.randn(10_000, 32, generator=torch.Generator().manual_seed(0))  # (groups, 32)
+_x = _w / (_w.abs().amax(-1, keepdim=True) / 7)  # 4 bits: qmax 7
+ste_top_above_qmax = (_x.abs().amax(-1) > 7).float().mean().item()
+print(f"groups whose largest |w / s| is above qmax in float32: {ste_top_above_qmax:.1%}")
 
 # %% [markdown]
 # ### 1.3 A linear layer that trains through quantization (2 points)
@@ -374,14 +405,19 @@ print(f"QAT: {QAT_STEPS} steps of {QAT_B}x{QAT_T} tokens in {qat_seconds:.1f} s;
       f"loss {qat_losses[0]:.3f} -> {sum(qat_losses[-5:]) / 5:.3f} (mean of the last 5)")
 for name, r in results.items():
     print(f"{name:14s} perplexity {r['ppl']:.3f}   copy {r['copy']:.2f}   recall {r['recall']:.2f}")
+_ptq2, _qat2 = results[f"PTQ {QAT_BITS}-bit g{QAT_GROUP}"]["ppl"], results[f"QAT {QAT_BITS}-bit g{QAT_GROUP}"]["ppl"]
+qat_closed_gap = (_ptq2 - _qat2) / (_ptq2 - results["fp32"]["ppl"])
+print(f"QAT closes {qat_closed_gap:.0%} of the perplexity gap between 2-bit PTQ and float32")
 
 # %%
 fig = plot.qat_results(results, qat_losses)
 
 # %% [markdown]
 # At default size (150 steps, a few seconds to half a minute on two cores) QAT recovers most of what 2-bit
-# PTQ lost: most of the perplexity gap closes, and the exact copy and recall accuracies, which 2-bit PTQ
-# sends to almost zero, come back to well above half.
+# PTQ lost: most of the perplexity gap closes<!--? qat_closed_gap > 0.5 -->, and the exact copy and recall
+# accuracies, which 2-bit PTQ sends to almost
+# zero<!--? max(results["PTQ 2-bit g32"]["copy"], results["PTQ 2-bit g32"]["recall"]) < 0.2 -->, come back to
+# well above half<!--? min(results["QAT 2-bit g32"]["copy"], results["QAT 2-bit g32"]["recall"]) > 0.6 -->.
 # The first steps are the steepest, because the weights only need to move by a fraction of a quantization
 # step to land on a better level. Two details matter in practice: a learning rate well below the one of
 # the original training, and letting it decay, so that weights stop hopping between two levels at the
@@ -396,12 +432,48 @@ fig = plot.qat_results(results, qat_losses)
 # A float16 number has 5 exponent bits and 10 mantissa bits; bfloat16 has 8 and 7. Both halve the bytes
 # of float32 and, on hardware with 16-bit matrix units (every recent GPU), multiply matrices several
 # times faster. `torch.autocast(device_type, dtype)` runs the operations that profit (matmul, linear,
-# attention) in the low dtype and keeps the sensitive ones (softmax, layer norm, losses, reductions) in
-# float32, *without touching the parameters*: the model stays float32, autocast casts on the fly.
+# attention) in the low dtype and a device-specific list of sensitive ones in float32, *without touching
+# the parameters*: the model stays float32, autocast casts on the fly. The lists differ by device.
+# PyTorch's **CUDA** autocast runs softmax, log-softmax, layer norm, the losses, `exp`, `log` and sums in
+# float32. **CPU** autocast's float32 list is shorter: losses such as cross-entropy run in
+# float32<!--? cpu_autocast_loss_is_fp32 -->, but softmax, layer norm and sums follow their input's
+# dtype, so after a bfloat16 matmul they run in bfloat16<!--? not cpu_autocast_softmax_is_fp32 -->. The
+# cell below prints what autocast does on this machine.
 #
-# On this course's CPUs use `bfloat16` (CPU autocast is made for it; asking for float16 on a CPU is
-# slower or warns); on a GPU `float16` with loss scaling (§3), or `bfloat16` without it where the GPU
-# supports it.
+# On a CPU use `bfloat16`: CPU autocast accepts float16 too, but on CPUs without float16 matrix
+# instructions its float16 matmuls are far slower than bfloat16 ones (the cell times one product both
+# ways). On a GPU use `float16` with loss scaling (§3), or `bfloat16` without it where the GPU supports it.
+
+# %%
+def autocast_dtypes(device_type: str, dtype: torch.dtype) -> dict[str, torch.dtype]:
+    """The dtype each operation returns under autocast on this device, fed by a low-precision matmul."""
+    x = torch.randn(8, 16, device=device_type)
+    w = torch.randn(16, 16, device=device_type)
+    ln = nn.LayerNorm(16).to(device_type)
+    with torch.autocast(device_type=device_type, dtype=dtype):
+        y = x @ w  # (8, 16)
+        return {"matmul": y.dtype, "softmax": F.softmax(y, -1).dtype, "layer_norm": ln(y).dtype,
+                "sum": y.sum().dtype, "exp": y.exp().dtype,
+                "cross_entropy": F.cross_entropy(y, torch.zeros(8, dtype=torch.long, device=device_type)).dtype}
+
+
+_devices = [("cpu", torch.bfloat16)] + ([("cuda", torch.float16)] if torch.cuda.is_available() else [])
+for _dev, _dt in _devices:
+    _got = autocast_dtypes(_dev, _dt)
+    print(f"{_dev} autocast to {_dt}: " + ", ".join(f"{k} -> {str(v).removeprefix('torch.')}" for k, v in _got.items()))
+cpu_autocast_softmax_is_fp32 = autocast_dtypes("cpu", torch.bfloat16)["softmax"] == torch.float32
+cpu_autocast_loss_is_fp32 = autocast_dtypes("cpu", torch.bfloat16)["cross_entropy"] == torch.float32
+
+_a = torch.randn(256, 256)
+_times = {torch.bfloat16: [], torch.float16: []}
+for _ in range(3):  # alternate the two, keep the median of each
+    for _dt in _times:
+        with torch.autocast("cpu", dtype=_dt):
+            _t0 = time.perf_counter()
+            _a @ _a
+            _times[_dt].append(time.perf_counter() - _t0)
+cpu_fp16_over_bf16 = sorted(_times[torch.float16])[1] / sorted(_times[torch.bfloat16])[1]
+print(f"CPU autocast, one 256 x 256 matmul: float16 takes {cpu_fp16_over_bf16:.1f}x the time of bfloat16 here")
 
 # %% [markdown]
 # ### 2.1 A loss under autocast (2 points)
@@ -917,9 +989,10 @@ for _budget, _exp in [(2 * 250 + 200, {"a": 4, "b": 2, "c": 2}), (2 * 250 + 399,
 # %% [markdown]
 # The course model's 16 block linears: the sensitivity of each, alone at 2, 3 and 4 bits (group 32), as
 # the growth of the held-out loss; then a budget of 2.5 bits per weight on average, spent greedily, which
-# lands between uniform 2-bit and uniform 3-bit PTQ. (With a budget of 3 bits on average, the greedy plan
-# did no better than uniform 3 bits when we ran it: 1.705 against 1.702. This small model is barely hurt
-# at 3 bits, and sensitivities measured one layer at a time do not add up exactly. Mixed precision pays
+# lands between uniform 2-bit and uniform 3-bit
+# PTQ<!--? ptq3_g32["ppl"] <= mixed["ppl"] <= results["PTQ 2-bit g32"]["ppl"] -->. (With a budget of 3 bits
+# on average, the greedy plan did no better than uniform 3 bits when we ran it: this small model is barely
+# hurt at 3 bits, and sensitivities measured one layer at a time do not add up exactly. Mixed precision pays
 # where a uniform width is either too coarse or wasteful, as here between 2 and 3 bits.)
 
 # %%
@@ -946,7 +1019,7 @@ mixed = evaluate(model)
 print("bits per layer:", {name.replace("blocks.", "b"): b for name, b in plan.items()})
 print(f"average bits {sum(sizes[n] * plan[n] for n in plan) / sum(sizes.values()):.2f}; "
       f"mixed perplexity {mixed['ppl']:.3f} (copy {mixed['copy']:.2f}); uniform g32: 2-bit "
-      f"{results['PTQ 2-bit g32']['ppl']:.3f}, 3-bit {evaluate(ptq_model(3, 32))['ppl']:.3f}")
+      f"{results['PTQ 2-bit g32']['ppl']:.3f}, 3-bit {(ptq3_g32 := evaluate(ptq_model(3, 32)))['ppl']:.3f}")
 
 # %% [markdown]
 # ## Practice quiz
@@ -965,8 +1038,10 @@ quiz.show("08_qat_mixed_precision")
 # * The straight-through estimator treats rounding as the identity inside the range and blocks the
 #   gradient where the clamp is active. Written as a `torch.autograd.Function`, it lets an optimizer train
 #   the float latent weights of a quantized model.
-# * On the course GPT, 4-bit per-channel PTQ costs almost nothing, 3 bits starts to hurt and 2 bits
-#   (group 32) breaks the model; a short QAT run from the checkpoint recovers most of the 2-bit loss.
+# * On the course GPT, 4-bit per-channel PTQ costs almost
+#   nothing<!--? results["PTQ 4-bit"]["ppl"] < 1.01 * results["fp32"]["ppl"] -->, 3 bits starts to hurt and
+#   2 bits (group 32) breaks the model; a short QAT run from the checkpoint recovers most of the 2-bit
+#   loss<!--? qat_closed_gap > 0.5 -->.
 # * `torch.autocast` runs matmuls in a 16-bit dtype and leaves the float32 parameters alone; the
 #   optimizer updates float32 master weights, because small updates vanish in 16 bits.
 # * float16 gradients underflow below about `6e-8`. Dynamic loss scaling multiplies the loss by a scale

@@ -12,7 +12,7 @@ import pytest
 from autograde import build, nbrun
 from autograde.settings import FENCES, GRADE_ID_RE, HIDDEN_BLOCK, RELEASE_DIR, REPO, SOURCE_DIR
 
-from . import mutation
+from . import mutation, prose_numbers
 
 ASSIGNMENTS = [s.assignment for s in build.discover(REPO)]
 ARTIFACTS = REPO / "test-artifacts"
@@ -82,14 +82,20 @@ def test_graded_cells_are_well_formed(assignment):
 @pytest.mark.slow
 @pytest.mark.parametrize("assignment", ASSIGNMENTS)
 def test_solution_notebook_passes_every_test_at_default_sizes_within_binder_memory(assignment):
-    """The learner's default sizes (not the small test sizes): every graded cell passes, peak memory < 1.5 GB."""
+    """The learner's default sizes (not the small test sizes): every graded cell passes, peak memory < 1.5 GB,
+    and every number or claim annotated in the prose agrees with what the run computed (prose_numbers.py)."""
     nb = nbformat.read(solution_path(assignment), as_version=4)
+    facts = prose_numbers.notebook_facts(nb)
+    nb.cells.append(prose_numbers.evaluation_cell(facts))
     nb.cells.append(nbformat.v4.new_code_cell(
         "import resource\nprint('PEAK_RSS_KB', resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)"))
     done = nbrun.execute(solution_path(assignment), small=False, timeout=600, nb=nb)
     assert not nbrun.errors_outside_tests(done)
     failed = [f"{r.grade_id}: {r.detail}" for r in nbrun.graded_results(done) if not r.passed]
     assert not failed, failed
+    wrong = prose_numbers.problems(facts, done.cells[-2])
+    print(f"{assignment}: {len(facts)} annotated numbers and claims in the prose checked against the run")
+    assert not wrong, "the prose disagrees with the run:\n" + "\n".join(wrong)
     text = "".join(o.get("text", "") for o in done.cells[-1].outputs)
     peak_mb = int(re.search(r"PEAK_RSS_KB (\d+)", text).group(1)) / 1024
     print(f"{assignment}: peak kernel memory at default sizes {peak_mb:.0f} MB")

@@ -70,7 +70,7 @@ def _memory_bound_seconds(n_params, bytes_per_param, bandwidth):
 FORMULAS = {
     "exp": lambda x: math.exp(x),
     "pow": lambda base, exponent: base**exponent,
-    "decode_flops": lambda n_params: 2 * n_params,  # one multiply and one add per weight
+    "decode_flops": lambda n_params, flops_per_mac=2: flops_per_mac * n_params,  # a multiply-add is 2 FLOPs
     "train_flops": lambda n_params, n_tokens: 6 * n_params * n_tokens,
     "embedding_params": lambda vocab, d_model, tied: vocab * d_model * (1 if tied else 2),
     "decoder_layer_params": lambda d_model, d_ff: 4 * d_model * d_model + _ffn_params(d_model, d_ff),
@@ -80,14 +80,15 @@ FORMULAS = {
         batch * n_head * seq_len * seq_len * bytes_per_value),
     "kv_cache_bytes": _kv_cache_bytes,
     "causal_pairs": lambda seq_len: int(np.tril(np.ones((seq_len, seq_len), dtype=bool)).sum()),
-    "ridge_batch": lambda peak_flops, bandwidth, bytes_per_param: peak_flops / bandwidth * bytes_per_param / 2,
+    "ridge_batch": lambda peak_flops, bandwidth, bytes_per_param, flops_per_param=2: (
+        peak_flops / bandwidth * bytes_per_param / flops_per_param),
     "memory_bound_seconds": _memory_bound_seconds,
     "tokens_per_second_memory_bound": lambda n_params, bytes_per_param, bandwidth: (
         1 / _memory_bound_seconds(n_params, bytes_per_param, bandwidth)),
     "allreduce_bytes_per_rank": lambda n_bytes, n_ranks: 2 * (n_ranks - 1) / n_ranks * n_bytes,
     "zero_bytes_per_rank": _zero_bytes_per_rank,
     "bubble_fraction": lambda stages, micro_batches: (stages - 1) / (micro_batches + stages - 1),
-    "absmax_scale": lambda absmax, bits: absmax / (2 ** (bits - 1) - 1),
+    "absmax_scale": lambda absmax, bits, qmax=None: absmax / (2 ** (bits - 1) - 1 if qmax is None else qmax),
     "grouped_weight_bytes": lambda n_params, bits, group_size, scale_bits: (
         n_params * bits / 8 + n_params / group_size * scale_bits / 8),
     "db_per_bit": lambda: 10 * math.log10(4),  # one bit halves the noise amplitude: a quarter of the power
@@ -108,12 +109,35 @@ FORMULAS = {
     "spec_tokens_linear": lambda accept_rate, k: k * accept_rate + 1,
     "spec_speedup": lambda accept_rate, k, cost_ratio: (
         (1 + sum(accept_rate**i for i in range(1, k + 1))) / (k * cost_ratio + 1)),
+    # the mistakes that traps name, and small pieces to build them from (a spec's args may be specs)
+    "identity": lambda x: x,
+    "mul": lambda a, b: a * b,
+    "div": lambda a, b: a / b,
+    "sub": lambda a, b: a - b,
+    "min": lambda a, b: min(a, b),
+    "sum": lambda values: sum(values),
+    "db_power": lambda ratio: 10 * math.log10(ratio),
+    "db_amplitude": lambda ratio: 20 * math.log10(ratio),
+    "naive_allreduce_bytes_per_rank": lambda n_bytes, n_ranks: (n_ranks - 1) * n_bytes,
+    "reduce_scatter_bytes_per_rank": lambda n_bytes, n_ranks: (n_ranks - 1) / n_ranks * n_bytes,
+    "bubble_over_useful": lambda stages, micro_batches: (stages - 1) / micro_batches,
+    "spectral_tail_error": lambda singular_values, rank: sorted(singular_values, reverse=True)[rank],
 }
+
+
+def _evaluate(spec: dict) -> float:
+    """A spec's formula applied to its args; an arg that is itself a spec is evaluated first."""
+    args = {k: _evaluate(v) if isinstance(v, dict) else v for k, v in spec.get("args", {}).items()}
+    return float(FORMULAS[spec["fn"]](**args))
+
+
+def _formula_names(spec: dict) -> set[str]:
+    return {spec["fn"]}.union(*(_formula_names(v) for v in spec.get("args", {}).values() if isinstance(v, dict)))
 
 
 def recompute(spec: dict, unit: str) -> float:
     """Evaluate a compute spec and convert its result to the question's unit."""
-    value = float(FORMULAS[spec["fn"]](**spec.get("args", {})))
+    value = _evaluate(spec)
     return value * quiz._unit_factor(spec.get("unit", ""), unit) if spec.get("unit") else value
 
 
@@ -551,7 +575,8 @@ def test_numeric_answer_keys_are_recomputed(question):
     spec = question.compute
     assert spec is not None, (f"{question.key}: add \"compute\": {{\"fn\": ..., \"args\": {{...}}}} so that the "
                               f"answer key is recomputed (formulas: {sorted(FORMULAS)})")
-    assert spec["fn"] in FORMULAS, f"{question.key}: unknown formula {spec['fn']!r}; add it to FORMULAS"
+    unknown = _formula_names(spec) - set(FORMULAS)
+    assert not unknown, f"{question.key}: unknown formula(s) {sorted(unknown)}; add them to FORMULAS"
     value = recompute(spec, question.unit)
     tolerance = min(question.rel_tol, 0.005) if question.type == "numeric" else 0.005
     assert math.isclose(question.answer, value, rel_tol=tolerance, abs_tol=question.abs_tol), (
@@ -561,14 +586,21 @@ def test_numeric_answer_keys_are_recomputed(question):
 
 @pytest.mark.parametrize("question", [q for q in numeric_questions() if q.traps], ids=lambda q: q.id)
 def test_traps_are_wrong_and_recomputed(question):
+    """Every trap carries the computation of the mistake its explanation names; it must give the trap's value,
+    and that value must be wrong: not accepted as the answer within the question's tolerance."""
     raw = next(r for _, r in raw_questions() if r["id"] == question.id)
     for trap, raw_trap in zip(question.traps, raw["traps"], strict=True):
-        assert not question.accepts(trap.value), f"{question.key}: trap {trap.value} would be accepted as right"
+        assert "compute" in raw_trap, (f"{question.key}: trap {trap.value} needs \"compute\": the formula of the "
+                                       f"mistake it names ({trap.why!r}); formulas: {sorted(FORMULAS)}")
+        unknown = _formula_names(raw_trap["compute"]) - set(FORMULAS)
+        assert not unknown, f"{question.key}: unknown formula(s) {sorted(unknown)}; add them to FORMULAS"
+        value = recompute(raw_trap["compute"], question.unit)
+        assert math.isclose(trap.value, value, rel_tol=0.005), (
+            f"{question.key}: trap {trap.value}, but the mistake it names computes to {value}")
+        for v in (trap.value, value):
+            assert not question.accepts(v), f"{question.key}: trap {v} is within the tolerance of the answer"
         ok, text = question.grade(trap.value)
         assert not ok and trap.why in text
-        if "compute" in raw_trap:
-            value = recompute(raw_trap["compute"], question.unit)
-            assert math.isclose(trap.value, value, rel_tol=0.005), f"{question.key}: trap {trap.value} vs {value}"
 
 
 def test_formulas_agree_with_independent_facts():

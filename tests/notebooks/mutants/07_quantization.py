@@ -404,7 +404,8 @@ RIGHT = {
         "uint64_arithmetic": _BF16 + (
             "    b64 = b.astype(np.uint64)\n"
             "    r = ((b64 + 0x7FFF + ((b64 >> 16) & 1)) & 0xFFFF0000).astype(np.uint32)\n"
-            "    return r.view(np.float32).reshape(np.shape(x))\n"),
+            "    r = np.where(np.isnan(x), np.float32(np.nan), r.view(np.float32))\n"
+            "    return r.reshape(np.shape(x))\n"),
     },
     "quantize_absmax": {
         "rint_float64": _ABSMAX + (

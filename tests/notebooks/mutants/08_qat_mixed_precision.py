@@ -75,6 +75,18 @@ def fake_quant(w, bits, group_size=None):
 """,
     },
     "fake_quant_ste": {
+        # the mask on the unrounded w / scale: the largest weight of an absmax group, just above qmax in
+        # float32, gets zero gradient
+        "clamp_first_then_round": _STE_HEAD + """
+        xc = torch.clamp(x, -qmax, qmax)
+        ctx.save_for_backward(xc == x)
+        return torch.round(xc) * scale
+
+    @staticmethod
+    def backward(ctx, grad_out):
+        (m,) = ctx.saved_tensors
+        return grad_out * m.to(grad_out.dtype), None, None
+""",
         "unclipped_ste": _STE_HEAD + """
         return torch.clamp(torch.round(x), -qmax, qmax) * scale
 
@@ -339,16 +351,6 @@ class FakeQuantSTE(torch.autograd.Function):
         w, scale = ctx.saved_tensors
         lim = (ctx.qmax + 0.5) * scale
         return torch.where((w >= -lim) & (w <= lim), grad_out, torch.zeros_like(grad_out)), None, None
-""",
-        "clamp_first_then_round": _STE_HEAD + """
-        xc = torch.clamp(x, -qmax, qmax)
-        ctx.save_for_backward(xc == x)
-        return torch.round(xc) * scale
-
-    @staticmethod
-    def backward(ctx, grad_out):
-        (m,) = ctx.saved_tensors
-        return grad_out * m.to(grad_out.dtype), None, None
 """,
     },
     "quant_linear": {
