@@ -44,8 +44,11 @@ glossary.show("00_welcome")
 # restarts the kernel, runs the notebook top to bottom and lists the test cells that fail. From a
 # terminal, `nbgrader validate 00_welcome.ipynb` does the same. Two details matter for your grade:
 # run cells in order (a notebook that only works in the order you happened to run it fails grading),
-# and keep test cells quiet: **anything written to stderr in a test cell, a NumPy warning included,
-# scores that cell zero.**
+# and keep your functions free of numerical warnings: **an overflow, invalid-value (NaN) or
+# divide-by-zero RuntimeWarning from your function fails its check**, because it marks a numerical
+# defect even when the result looks right. Other warnings (a library's UserWarning or
+# DeprecationWarning) pass with a note; the course's grader flags them for the instructor, and plain
+# `nbgrader autograde` without the course's grading kernel scores a test cell with stderr output 0.
 #
 # **Quizzes.** Each module ends with a short quiz, `quiz.show("00_welcome")`: widgets that tell you
 # at once whether you are right and why. The quizzes are for practice and are not graded. Graded short
@@ -379,7 +382,7 @@ fig = plot.bigram_heatmap(probs_mle, tok.vocab, title="bigram model of the train
 # ids[t + 1]]`, as a Python float, in nats.
 #
 # If one of those probabilities is 0, the honest answer is `inf`, and it must come **without** a
-# warning: `np.log(0.0)` prints a RuntimeWarning, and a warning in a test cell scores zero. Wrap the
+# warning: `np.log(0.0)` prints a divide-by-zero RuntimeWarning, which fails the check. Wrap the
 # log in `with np.errstate(divide="ignore"):`.
 #
 # Popular wrong answers:

@@ -181,8 +181,8 @@ print("stable softmax:", softmax(big))
 #
 # * `-(p * np.log(p)).sum(...)`: a single zero gives `0 * -inf = nan`.
 # * `np.where(p > 0, p * np.log(p), 0.0)`: the values are right, **but** `np.where` evaluates both
-#   branches, so `np.log(0)` still runs and prints a `RuntimeWarning`. Warnings go to stderr, and the
-#   autograder gives 0 points to a test cell that writes to stderr. `np.log` takes `where=` and `out=`
+#   branches, so `np.log(0)` still runs and prints a divide-by-zero `RuntimeWarning`, and a numerical
+#   warning fails the check (and goes to stderr, which plain nbgrader scores 0). `np.log` takes `where=` and `out=`
 #   arguments that skip the zeros without computing them.
 # * `np.log2`: that is bits, not nats.
 # * Summing over the wrong axis.
