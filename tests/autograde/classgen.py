@@ -28,9 +28,8 @@ from autograde.settings import HIDDEN_BLOCK, RELEASE_DIR, REPO, SOLUTION_MARKER,
 
 HIDDEN, SOLUTION = HIDDEN_BLOCK, SOLUTION_MARKER
 MUTANTS = REPO / "tests" / "notebooks" / "mutants"
-# Where a correct answer emits a harmless warning. The course's visible checks fail any function that warns
-# (llmcourse.checks._core.run_case), so for real notebooks the warning fires only on inputs the visible
-# cases do not use: what the hidden tests see is what this case is about.
+# Where a correct answer emits a harmless (non-numerical) warning: the visible checks let it pass with a note
+# (llmcourse.checks._core.run_case), and the grading kernel prints it on stdout and flags the cell.
 WARNING_INJECTION = {
     "00_welcome": ("pick_device",
                    'if "mps" not in report:\n        warnings.warn("no mps key; assuming no Apple GPU")'),
