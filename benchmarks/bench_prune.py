@@ -244,7 +244,8 @@ def _structured_decode(quick: bool) -> dict:
         b = f"blocks.{i}.mlp."
         score = np.linalg.norm(p[b + "w_in"], axis=0) * np.linalg.norm(p[b + "w_out"], axis=1)
         keep = np.sort(np.argsort(score)[cfg["d_ff"] // 2:])
-        half[b + "w_in"], half[b + "b_in"] = p[b + "w_in"][:, keep], p[b + "b_in"][keep]
+        # column selection returns a Fortran-ordered array; keep the layout of the full model (C order)
+        half[b + "w_in"], half[b + "b_in"] = np.ascontiguousarray(p[b + "w_in"][:, keep]), p[b + "b_in"][keep]
         half[b + "w_out"] = p[b + "w_out"][keep]
     T_ctx = 64
     cmp = bench.compare({"full": _decode_step_fn(p, cfg, T_ctx), "ffn50": _decode_step_fn(half, cfg, T_ctx)},
