@@ -93,6 +93,10 @@ FORMULAS = {
         n_params * bits / 8 + n_params / group_size * scale_bits / 8),
     "db_per_bit": lambda: 10 * math.log10(4),  # one bit halves the noise amplitude: a quarter of the power
     "csr_bytes": _csr_bytes,
+    "sparse24_bytes": lambda n_rows, n_cols, value_bytes, meta_bits_per_group: (
+        n_rows * n_cols // 2 * value_bytes + n_rows * n_cols // 4 * meta_bits_per_group / 8),
+    "csr_break_even_sparsity": lambda dense_bytes, value_bytes, index_bytes: (
+        1 - dense_bytes / (value_bytes + index_bytes)),
     "shared_layer_params": lambda n_layer, layer_params, n_unique: min(n_unique, n_layer) * layer_params,
     "svd_tail_error": _svd_tail_error,
     "lowrank_params": lambda m, n, rank: m * rank + rank * n,
