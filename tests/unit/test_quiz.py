@@ -97,6 +97,13 @@ FORMULAS = {
     "lowrank_params": lambda m, n, rank: m * rank + rank * n,
     "break_even_rank": lambda m, n: m * n / (m + n),
     "lora_params": lambda d_in, d_out, rank, n_matrices: n_matrices * (rank * d_in + d_out * rank),
+    "break_even_rank_int": lambda m, n: max(r for r in range(min(m, n) + 1) if r * (m + n) < m * n),
+    "energy_fraction": lambda singular_values, rank: (
+        sum(s * s for s in singular_values[:rank]) / sum(s * s for s in singular_values)),
+    "energy_fraction_dropped": lambda singular_values, rank: (
+        sum(s * s for s in singular_values[rank:]) / sum(s * s for s in singular_values)),
+    "singular_value_fraction": lambda singular_values, rank: sum(singular_values[:rank]) / sum(singular_values),
+    "lora_scale": lambda alpha, rank: alpha / rank,
     "fp16_max": lambda: float(np.finfo(np.float16).max),
     "float_spacing": _float_spacing,
     "adam_mixed_bytes": lambda n_params: (2 + 2 + 4 + 4 + 4) * n_params,
@@ -474,7 +481,7 @@ def test_frontend_detection(monkeypatch):
 # ------------------------------------------------------------------------------------------------------------
 
 CJK = re.compile(r"[\u4e00-\u9fff]")
-COMMON_KEYS = {"id", "type", "prompt", "prompt_zh", "tags", "module", "why", "compute"}
+COMMON_KEYS = {"id", "type", "prompt", "prompt_zh", "tags", "module", "why", "why_zh", "compute"}
 KEYS = {"single": COMMON_KEYS | {"options"}, "multiple": COMMON_KEYS | {"options"},
         "numeric": COMMON_KEYS | {"answer", "unit", "rel_tol", "abs_tol", "traps"},
         "estimate": COMMON_KEYS | {"answer", "unit", "factor", "traps"}, "bug": COMMON_KEYS | {"lines"}}
