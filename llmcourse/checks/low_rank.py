@@ -145,7 +145,8 @@ def randomized_svd(fn: Callable) -> None:
     run("randomized_svd", fn, [
         Case("(4, 3) with singular values 5, 3, 1, rank 2", (D, 2),
              prop=_svd_triplet(4, 3, 2, [5, 3], [[0, 5, 0], [-3, 0, 0], [0, 0, 0], [0, 0, 0]])),
-        Case("(30, 20) of rank 3, r = 3: reproduced", (W, 3), {"n_power": 1}, prop=_svd_triplet(30, 20, 3, [6, 3, 1], W)),
+        Case("(30, 20) of rank 3, r = 3: reproduced", (W, 3), {"n_power": 1},
+             prop=_svd_triplet(30, 20, 3, [6, 3, 1], W)),
         Case("(30, 20) of rank 3, r = 2, no power iterations", (W, 2), {"n_power": 0, "oversample": 5},
              prop=_svd_triplet(30, 20, 2, [6, 3], W - 1.0 * np.outer(*_third(W)))),
     ])
@@ -168,7 +169,8 @@ def power_svd(fn: Callable) -> None:
         Case("(3, 3), k = 2: values 4 and 2", (W, 2),
              prop=_svd_triplet(3, 3, 2, [4, 2], [[0, 0, -4], [2, 0, 0], [0, 0, 0]])),
         Case("(30, 20) of rank 3, k = 3", (_rank3(30, 20), 3), prop=_svd_triplet(30, 20, 3, [6, 3, 1], _rank3(30, 20))),
-        Case("the zero matrix: S = 0, no NaN", (np.zeros((3, 2)), 2), prop=_svd_triplet(3, 2, 2, [0, 0], np.zeros((3, 2)))),
+        Case("the zero matrix: S = 0, no NaN", (np.zeros((3, 2)), 2),
+             prop=_svd_triplet(3, 2, 2, [0, 0], np.zeros((3, 2)))),
     ])
 
 
@@ -229,7 +231,8 @@ def causal_linear_attention(fn: Callable) -> None:
     # t=0: w = [1] -> [2, 0]; t=1: phi_q = 0 -> 0; t=2: w = [2, 0, 2] -> ([4, 0] + [-8, 8]) / 4 = [-1, 2]
     run("causal_linear_attention", fn, [
         Case("T = 3, m = 1", (ones, pk, v), expected=np.array([[1.0], [3.0], [2.25]])),
-        Case("T = 3, m = 2, a zero query gets 0", (pq2, pk2, v2), expected=np.array([[2.0, 0.0], [0.0, 0.0], [-1.0, 2.0]])),
+        Case("T = 3, m = 2, a zero query gets 0", (pq2, pk2, v2),
+             expected=np.array([[2.0, 0.0], [0.0, 0.0], [-1.0, 2.0]])),
     ])
 
 
