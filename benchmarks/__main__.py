@@ -2,6 +2,7 @@
 
     python -m benchmarks            # all benchmarks
     python -m benchmarks grading    # only benchmarks/bench_grading.py
+    python -m benchmarks lowrank    # module 10's records: low-rank GEMV, randomized SVD, linear attention
     python -m benchmarks --quick    # smaller sizes (used by the tests to check the plumbing)
 
 Each module runs in a fresh Python process, so that the thread pools, caches and allocations one leaves
