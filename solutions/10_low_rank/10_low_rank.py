@@ -820,6 +820,25 @@ wins = [r for r in ranks if ppl_of[f"rank {r}", "activation-aware"] < ppl_of[f"r
 print(f"activation-aware has the lower perplexity at ranks {wins} of {ranks}")
 
 # %% [markdown]
+# How to read the table (every number is printed above):
+#
+# * At rank 96 only the MLP matrices are factored: 96 is above the break-even rank of `w_qkv` (95) and
+#   of the square `w_out` (63), so those stay dense and the bytes barely move. Rank 64 factors `w_qkv`
+#   and the MLP; `w_out` joins below 64.
+# * The spectra in section 1 said it: a 90 % energy rank of 20 to 60 means the remaining 10 % of the
+#   energy is spread over many small singular values, and a language model uses them. Compare the
+#   perplexity of each rank with the fp32 row, and the task columns: an exact-answer task fails as soon
+#   as one character is wrong, so the task columns drop before the perplexity looks alarming.
+# * The last line says at which ranks the activation-aware factors give the lower perplexity. Both
+#   methods use the same bytes; the difference is only *which* error they minimise. Where the two are
+#   close, the inputs of that layer are nearly equally loud in every feature, and the scaling changes
+#   little.
+# * Bytes for bytes, module 07's group-wise int4 keeps far more of this model than any rank here (the
+#   int4 row in section 7 shows its perplexity and task accuracy at about one seventh of the fp32 bytes).
+#   Weight low rank earns its place when a model has many near-redundant directions (large, over-wide
+#   layers), combined with quantization, or for the update of fine-tuning (section 7).
+
+# %% [markdown]
 # ## 5. The speed lesson: is a low-rank GEMV faster?
 #
 # A decode step multiplies each weight matrix by one vector, and module 06 showed that this GEMV is
@@ -899,14 +918,19 @@ print(f"break-even rank by bytes: {break_even_rank(N_mv, N_mv)}; first measured 
 dense = flat = None
 
 # %% [markdown]
-# How to read it: the speed-up follows the byte ratio `N / (2r)` while both variants are memory-bound,
-# and the measured crossover sits near the break-even rank `N / 2`, where both read the same bytes.
-# The weights-only saving is the whole story for decode. For prefill (many tokens at once) the GEMM is
-# compute-bound and the saving is the FLOP ratio, the same `r·(m + n) / (m·n)`. What the table does not
-# show is the cost in quality: section 4 showed that this small model loses accuracy well before rank
-# `N / 8`. Large models tolerate low rank better in some layers than others, which is why practical
-# schemes choose a rank per layer, or apply low rank to the *update* (LoRA, section 7) instead of the
-# weights.
+# How to read it. While both variants are memory-bound, the speed-up should follow the byte ratio
+# `N / (2r)` printed beside it, and the first rank that is no longer faster should sit near the
+# break-even rank `N / 2`, where both read the same bytes. Where the measured ratio falls short of the byte
+# ratio, look at the bandwidth column: two thin GEMVs are short calls, and a call that reads 8 MiB
+# spends a larger share of its time starting up (thread wake-up, the second call waiting for the first)
+# than one that reads 64 MiB. On a machine shared with other programs all numbers wobble; rerun the cell
+# and trust ratios measured in the same run. `make bench` records the same comparison at `4096 × 4096`
+# (`lowrank_matvec_4096_r256`) with the CPU features of the machine it ran on.
+#
+# For prefill (many tokens at once) the GEMM is compute-bound and the saving is the FLOP ratio, the same
+# `r·(m + n) / (m·n)`. What the table does not show is the cost in quality: section 4 measured it on the
+# course GPT. That is why practical schemes choose a rank per layer, or apply low rank to the *update*
+# (LoRA, section 7) instead of the weights.
 
 # %% [markdown]
 # ## 6. Low rank in attention: random features and the linear-time causal form

@@ -356,12 +356,10 @@ RIGHT = {
             """),
     },
     "break_even_rank": {
-        "loop_down": _src("""
+        "fraction_ceil": _src("""
             def break_even_rank(m, n):
-                r = min(m, n)
-                while r > 0 and r * (m + n) >= m * n:
-                    r -= 1
-                return r
+                from fractions import Fraction
+                return math.ceil(Fraction(m * n, m + n)) - 1
             """),
         "ceil_minus_one": "def break_even_rank(m, n):\n    return -(-(m * n) // (m + n)) - 1\n",
     },
