@@ -371,12 +371,13 @@ RIGHT = {
             "        Q, _ = np.linalg.qr(W @ Z)\n"
             "    Ub, S, Vt = np.linalg.svd(Q.T @ W, full_matrices=False)\n"
             "    return -(Q @ Ub)[:, :r], S[:r], -Vt[:r]\n"),
-        "scipy_qr": _RSVD_HEAD + (
-            "    import scipy.linalg\n"
-            "    Q = scipy.linalg.qr(W @ omega, mode='economic')[0]\n"
+        "positive_diagonal_qr": _RSVD_HEAD + (
+            "    def orth(Y):\n"
+            "        Q, R = np.linalg.qr(Y)\n"
+            "        return Q * np.where(np.diag(R) < 0, -1.0, 1.0)\n"
+            "    Q = orth(W @ omega)\n"
             "    for _ in range(n_power):\n"
-            "        Z = scipy.linalg.qr(W.T @ Q, mode='economic')[0]\n"
-            "        Q = scipy.linalg.qr(W @ Z, mode='economic')[0]\n"
+            "        Q = orth(W @ orth(W.T @ Q))\n"
             "    Ub, S, Vt = np.linalg.svd(Q.T @ W, full_matrices=False)\n"
             "    return (Q @ Ub)[:, :r], S[:r], Vt[:r]\n"),
     },
