@@ -2,6 +2,7 @@
 
     python -m benchmarks                    # all benchmarks, each speed benchmark repeated (see REPEAT)
     python -m benchmarks quant cost_model   # only benchmarks/bench_quant.py and bench_cost_model.py
+    python -m benchmarks lowrank prune      # module 10's and module 09's records
     python -m benchmarks --repeat 5 quant   # five runs of each module instead of its default
     python -m benchmarks --quick            # smaller sizes, one run (used by the tests to check the plumbing)
     python -m benchmarks --table            # print the README's table from bench-results.json, run nothing

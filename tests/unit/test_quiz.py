@@ -102,6 +102,13 @@ FORMULAS = {
     "lowrank_params": lambda m, n, rank: m * rank + rank * n,
     "break_even_rank": lambda m, n: m * n / (m + n),
     "lora_params": lambda d_in, d_out, rank, n_matrices: n_matrices * (rank * d_in + d_out * rank),
+    "break_even_rank_int": lambda m, n: max(r for r in range(min(m, n) + 1) if r * (m + n) < m * n),
+    "energy_fraction": lambda singular_values, rank: (
+        sum(s * s for s in singular_values[:rank]) / sum(s * s for s in singular_values)),
+    "energy_fraction_dropped": lambda singular_values, rank: (
+        sum(s * s for s in singular_values[rank:]) / sum(s * s for s in singular_values)),
+    "singular_value_fraction": lambda singular_values, rank: sum(singular_values[:rank]) / sum(singular_values),
+    "lora_scale": lambda alpha, rank: alpha / rank,
     "fp16_max": lambda: float(np.finfo(np.float16).max),
     "float_spacing": _float_spacing,
     "adam_mixed_bytes": lambda n_params: (2 + 2 + 4 + 4 + 4) * n_params,
