@@ -18,16 +18,23 @@ sparsity CSR 4 / (0.1 (4 + 4)) = 5.0x with int32 indices and 4 / (0.1 (4 + 2)) =
 of 4 weights 16 / (8 + 0.5) = 1.88x with fp32 values and 16 / (2 + 0.5) = 6.4x with int8 (less the scales).
 `kernel` names the kernel's design and `ratio_spread` the spread of the per-round ratios.
 
-Kernel variants measured side by side (one process, round-robin, 4096 x 4096 cold, medians of per-round ratios
-over dense NumPy; 2 shared vCPUs with AVX-512 under other users' load, so indicative only):
-    CSR 90%: one row per pass with signed indices (the first version): int32 0.72x, int16 0.91x; with slice views
-    and unsigned indices: uint32 4.0x, uint16 4.3x (16 rows per task: no better). The signed versions do
-    not vectorise: Numba's negative-index check stops LLVM's gather.
-    2:4 fp32 (15 and 21 rounds): interleaved pairs, one metadata byte per group, one row (first version) 0.6-0.95x;
-    planar values, integer decode, two rows 1.0x; float decode, two rows 1.1-1.3x; four rows 1.05x (its best
-    time twice the two-row one); float decode, codes two per byte (the kernel here) 1.0-1.2x.
-    2:4 int8: first version 0.8-1.1x; planar, integer decode, two rows 1.7-3.1x; float decode, one code per
-    byte 1.6-2.5x; codes two per byte (the kernel here) 2.0-3.9x. The spread across runs is the load's.
+Kernel variants measured side by side (one process, round-robin bursts, 4096 x 4096 cold, medians of per-round
+ratios over dense NumPy fp32, 15 rounds; 2 shared vCPUs with AVX-512 under other users' load: indicative only).
+One thread each (OPENBLAS_NUM_THREADS=1 NUMBA_NUM_THREADS=1), the steadiest setting under that load:
+    CSR 90%: the first kernel (one row per pass, signed indices) int32 0.66x, int16 0.83x; this kernel (slice
+    views, unsigned indices) int32 4.10x, uint16 4.31x. Numba's check for negative indices kept LLVM from
+    emitting a gather; without it the loop is vgatherdps (uint16) / vgatherqps (uint32, 64-bit lanes).
+    16 rows per prange task instead of one: no faster (two threads, 4.3x vs 8.3x in a noisier run).
+    2:4 fp32: first kernel (pairs interleaved, a byte per group, one row) 0.85x; planar values with one code
+    byte per group and float decode, two rows 1.13x; codes two per byte, one row 1.09x; the kernel here 1.14x.
+    2:4 int8: first kernel 0.87x; planar, integer decode (& 3, >> 2: 64-bit lanes), two rows 2.10x; float
+    decode, one code byte per group, two rows 2.36x; codes two per byte, one row 2.89x; the kernel here 3.42x.
+    Two threads (one run earlier, lighter load): the kernel here 1.0-1.2x (fp32) and 2.0-3.9x (int8).
+What limits them: one thread of these Numba kernels streams 20-27 GB/s where OpenBLAS's dense GEMV streams ~31,
+so each reaches its bytes bound times ~0.65-0.85: 2:4 fp32 is capped near 1.2x by that (bound 1.88x), and CSR
+uint16 is bound by the gathers (21.6 GB/s against 26.6 for int32). With two threads on a host where another
+process holds a core, every variant (dense included) takes a scheduler time slice per call and the ratios
+collapse towards 1x: read `ratio_spread` before believing a two-thread record from a loaded machine.
 """
 
 from __future__ import annotations
