@@ -24,15 +24,16 @@ One thread each (OPENBLAS_NUM_THREADS=1 NUMBA_NUM_THREADS=1), the steadiest sett
     CSR 90%: the first kernel (one row per pass, signed indices) int32 0.66x, int16 0.83x; this kernel (slice
     views, unsigned indices) int32 4.10x, uint16 4.31x. Numba's check for negative indices kept LLVM from
     emitting a gather; without it the loop is vgatherdps (uint16) / vgatherqps (uint32, 64-bit lanes).
-    16 rows per prange task instead of one: no faster (two threads, 4.3x vs 8.3x in a noisier run).
+    16 rows per prange task instead of one: no faster (two threads, the same median time, 1.07 ms).
     2:4 fp32: first kernel (pairs interleaved, a byte per group, one row) 0.85x; planar values with one code
     byte per group and float decode, two rows 1.13x; codes two per byte, one row 1.09x; the kernel here 1.14x.
     2:4 int8: first kernel 0.87x; planar, integer decode (& 3, >> 2: 64-bit lanes), two rows 2.10x; float
     decode, one code byte per group, two rows 2.36x; codes two per byte, one row 2.89x; the kernel here 3.42x.
     Two threads (one run earlier, lighter load): the kernel here 1.0-1.2x (fp32) and 2.0-3.9x (int8).
 What limits them: one thread of these Numba kernels streams 20-27 GB/s where OpenBLAS's dense GEMV streams ~31,
-so each reaches its bytes bound times ~0.65-0.85: 2:4 fp32 is capped near 1.2x by that (bound 1.88x), and CSR
-uint16 is bound by the gathers (21.6 GB/s against 26.6 for int32). With two threads on a host where another
+so each reaches 0.54-0.82 of its bytes bound (CSR int32 4.10 / 4.99, 2:4 int8 3.42 / 6.39). That caps 2:4 fp32
+near 1.2x (bound 1.88x); CSR uint16 is bound by its gathers (21.6 GB/s, against 26.6 for int32 at the same
+count of non-zeros). With two threads on a host where another
 process holds a core, every variant (dense included) takes a scheduler time slice per call and the ratios
 collapse towards 1x: read `ratio_spread` before believing a two-thread record from a loaded machine.
 """
