@@ -21,6 +21,14 @@ def test_quick_run_gives_well_formed_records():
             assert r["ratio"] > 0 and r["pct_of_limit"] == pytest.approx(100 * r["value"] / r["limit"])
     crossover = next(r for r in records if r["name"] == "csr_crossover_sparsity_4096")
     assert 50 <= crossover["value"] <= 100 and len(crossover["sweep"]) == len(bp.SPARSITIES)
+    # bytes bounds come from the arrays timed: 2:4 fp32 is 8 + 0.5 bytes per 4 weights, int8 2 + 0.5 plus scales
+    by = {r["name"]: r for r in records}
+    N = 256  # the quick size
+    assert by["sparse24_matvec_4096"]["bytes_bound"] == pytest.approx(16 / 8.5)
+    assert by["sparse24_int8_matvec_4096"]["bytes_bound"] == pytest.approx(4 * N * N / (N * N * 2.5 / 4 + 4 * N))
+    csr32, csr16 = by["csr_matvec_4096_s90"], by["csr16_matvec_4096_s90"]
+    assert 4.5 < csr32["bytes_bound"] < 5.0 < 6.0 < csr16["bytes_bound"] < 6.7  # 4 / (0.1 * 8) and 4 / (0.1 * 6)
+    assert csr32["index_dtype"] == "int32" and csr16["index_dtype"] == "uint16"
 
 
 @pytest.mark.parametrize("index_dtype", [np.int32, np.int16, np.uint16, np.uint32])
