@@ -29,7 +29,9 @@ One thread each (OPENBLAS_NUM_THREADS=1 NUMBA_NUM_THREADS=1), the steadiest sett
     byte per group and float decode, two rows 1.13x; codes two per byte, one row 1.09x; the kernel here 1.14x.
     2:4 int8: first kernel 0.87x; planar, integer decode (& 3, >> 2: 64-bit lanes), two rows 2.10x; float
     decode, one code byte per group, two rows 2.36x; codes two per byte, one row 2.89x; the kernel here 3.42x.
-    Two threads (one run earlier, lighter load): the kernel here 1.0-1.2x (fp32) and 2.0-3.9x (int8).
+    Two threads (the records' setting; `python -m benchmarks prune` in a lighter spell of load, dense at 37 GB/s,
+    89% of the probe): CSR int32 2.12x, uint16 3.03x, crossover 71%, 2:4 fp32 1.18x, 2:4 int8 3.46x; the old
+    kernels side by side in another run: CSR int32 0.88x and int16 1.14x against these kernels' 3.04x and 3.11x.
 What limits them: one thread of these Numba kernels streams 20-27 GB/s where OpenBLAS's dense GEMV streams ~31,
 so each reaches 0.54-0.82 of its bytes bound (CSR int32 4.10 / 4.99, 2:4 int8 3.42 / 6.39). That caps 2:4 fp32
 near 1.2x (bound 1.88x); CSR uint16 is bound by its gathers (21.6 GB/s, against 26.6 for int32 at the same
