@@ -26,6 +26,13 @@ TARGETS: dict[str, dict[str, Any]] = {
     "int8_gemv_11008x4096": {"field": "ratio", "min": {"avx512": 3.0, "avx2": 2.6}, "vs_torch": True,
                              "what": "speed-up over numpy fp32, cold weights"},
     "int4_gemv_4096": {"field": "ratio", "min": {"*": 2.5}, "what": "speed-up over numpy fp32, cold weights"},
+    # issue 14's speed lesson (module 09): sparse GEMV at 4096 x 4096, cold weights, the same on both kinds
+    "csr_matvec_4096_s90": {"field": "ratio", "min": {"*": 3.5},
+                            "what": "CSR (int32 indices) at 90% sparsity, speed-up over numpy fp32, cold weights"},
+    "sparse24_matvec_4096": {"field": "ratio", "min": {"*": 1.4},
+                             "what": "2:4 with fp32 values, speed-up over numpy fp32, cold weights"},
+    "sparse24_int8_matvec_4096": {"field": "ratio", "min": {"*": 4.0},
+                                  "what": "2:4 with int8 values, speed-up over numpy fp32, cold weights"},
     "cost_model_decode_error_pct": {"field": "value", "abs_max": {"*": 30.0},
                                     "what": "error of the predicted decode step"},
     "cost_model_decode_error_pct_1thread": {"field": "value", "abs_max": {"*": 30.0},

@@ -54,3 +54,10 @@ def test_code_built_for_the_other_kind_is_not_judged():
     r = targets.evaluate(rec("int4_gemv_4096", ratio=3.0, code_path="avx2"), "avx512")
     assert r["target_met"] is None and "avx2" in r["target"]
     assert targets.evaluate(rec("int4_gemv_4096", ratio=3.0, code_path="avx512"), "avx512")["target_met"] is True
+
+
+def test_pruning_targets_are_judged_on_both_kinds():
+    for name, need in (("csr_matvec_4096_s90", 3.5), ("sparse24_matvec_4096", 1.4), ("sparse24_int8_matvec_4096", 4.0)):
+        for kind in targets.KINDS:
+            assert targets.evaluate({"name": name, "ratio": need}, kind)["target_met"] is True
+            assert targets.evaluate({"name": name, "ratio": need - 0.01}, kind)["target_met"] is False
