@@ -1288,8 +1288,12 @@ fig.tight_layout()
 #   load from a data-dependent address. A compiler can vectorise it only with gather instructions (AVX2
 #   has them, AVX-512 has wider ones), and a gather fetches one element per lane from scattered places,
 #   slower than a contiguous load; without them it is one scalar load per non-zero. Either way the kernel
-#   does more work per byte than the dense one. Smaller indices (int16 columns, enough while `K ≤ 32768`)
-#   and several rows per pass move the crossover down: `make bench` measures such variants.
+#   does more work per byte than the dense one. One detail decides whether Numba emits gathers at all:
+#   it checks every signed index for a negative value (Python's wrap-around), and that branch keeps LLVM
+#   from vectorising the loop. Column indices read as unsigned integers (`uint16` covers `K ≤ 65536`, and
+#   a signed array can be viewed as unsigned without a copy) remove the check; in `make bench`'s
+#   reference kernels (benchmarks/bench_prune.py) that, and not several rows per pass, moved the
+#   crossover down.
 # * **2:4's gather is local**: both positions lie within a group of 4, so the `x` values come from one
 #   16-byte span that is already in cache. What remains is decoding 2-bit positions per pair of weights.
 #   GPUs do that decoding in the tensor core itself, which is why 2:4 pays there at only 50%<!--const: a sparsity level the text chooses--> sparsity.
