@@ -11,8 +11,10 @@ floating-point work after one widening load, which 512-bit registers do 16 lanes
 kernel (int4_gemv_words) unpacks eight nibbles per word with integer shifts and masks, which spreads the work
 over the integer and floating-point units of a 256-bit AVX2 core. The project's notes record 32-bit word
 unpacking 1.3-1.4x faster than byte pairs on the AVX2 (Zen 3) machines and slower on the AVX-512 one, so
-INT4_KERNELS picks the floor split for the "avx512" kind and the words for "avx2". A third kernel, "floor4"
-(int4_gemv_rows4: the floor split on four rows per pass, as int8_gemv does), is a candidate for both.
+INT4_KERNELS picks "floor4" (int4_gemv_rows4: the floor split on four rows per pass, as int8_gemv does) for the
+"avx512" kind and the words for "avx2". On the quiet AVX-512 machine (make bench, 2026-12-07, three runs, cold
+weights) floor4 read 3.04-3.40x numpy fp32 against 2.63-3.09x for the one-row floor split and 1.85-2.01x for
+the words, in the same rounds; that decided the avx512 entry.
 `python -m benchmarks.kernels_quant` times the three on one cache-resident matrix; on the AVX-512 (Zen 5) machine,
 one thread, under heavy load (indicative only), best times against the floor split were floor4 0.83, words 1.63
 with native code, and floor4 1.01, words 1.13 with the Zen 3 code path. That core is not a Zen 3, and cold
@@ -62,7 +64,7 @@ from numba import njit, prange
 
 from llmcourse import bench, env
 
-INT4_KERNELS = {"avx512": "floor", "avx2": "words", "other": "floor"}  # kind of CPU -> int4 kernel
+INT4_KERNELS = {"avx512": "floor4", "avx2": "words", "other": "floor"}  # kind of CPU -> int4 kernel
 INT4_NAMES = ("floor", "floor4", "words")  # int4_gemv, int4_gemv_rows4, int4_gemv_words
 INT4_ENV = "LLMCOURSE_INT4_KERNEL"
 # LLVM's CPU features that a Zen 3 (AVX2 + FMA) lacks and a Zen 4/5 (AVX-512) has.

@@ -115,7 +115,7 @@ def test_every_int4_kernel_matches_the_reference(N):
 
 def test_int4_dispatch_by_cpu_kind_and_override(monkeypatch):
     monkeypatch.delenv(kq.INT4_ENV, raising=False)
-    assert kq.int4_kernel_name("avx512") == "floor"
+    assert kq.int4_kernel_name("avx512") == "floor4"
     assert kq.int4_kernel_name("avx2") == "words"
     assert kq.int4_kernel_name("other") == "floor"
     assert kq.int4_kernel()[0] == kq.int4_kernel_name(kq.numba_code_kind())
