@@ -23,8 +23,9 @@
 # - Your answers are saved in a small JSON file (`~/.llmcourse/progress.json`, or wherever the environment
 #   variable `LLMCOURSE_PROGRESS` points). `quiz.progress()` shows where you stand, module by module and
 #   topic by topic; `quiz.review()` asks again exactly the questions you last got wrong.
-# - Questions of the interview banks carry a Chinese translation of the prompt: use the English / 中文
-#   switch above a drill.
+# - Every question, of the module quizzes and of the interview banks, is in English and in Chinese: prompt,
+#   options, explanations and the quiz's own words. Use the English / 中文 switch above a drill; the choice
+#   is remembered in your progress file (`quiz.set_language("zh")` does the same).
 # - Without widgets (a plain terminal, or a viewer that cannot run them) the same questions print as text,
 #   and you answer with `quiz.answer("question-id", "b")`.
 #
