@@ -768,8 +768,8 @@ for _k in _hp:
 
 # %% [markdown]
 # Now shrink the real model. Score each head by the norm of its rows of `w_out` times the norm of its
-# input (the attention output the head produces on the calibration batch is not needed for a first cut:
-# the weights alone give a usable ranking), and each FFN neuron by `‖w_in[:, j]‖ · ‖w_out[j, :]‖ · ‖u_j‖`,
+# input, the attention output the head produces on the calibration batch (the input norm of
+# `attn.w_out`, collected above), and each FFN neuron by `‖w_in[:, j]‖ · ‖w_out[j, :]‖ · ‖u_j‖`,
 # its weights times how large its GELU output `u_j` is on the calibration batch (the input norm of
 # `mlp.w_out`, collected above). Remove half of the neurons of every layer, and one head of four per
 # layer, then compare with the masked model, count parameters and FLOPs per token, and measure.
@@ -833,7 +833,8 @@ for name, removed, delta in costs:
           f"+{delta / removed * 1e5:.4f} per 100k weights removed")
 
 # %% [markdown]
-# The smaller model and the masked model agree to float rounding (the printed difference), so the cut is
+# The smaller model and the masked model agree to float rounding (the difference printed for the FFN cut;
+# §3.1's tests check the head cut the same way), so the cut is
 # right; its cost in quality is the masked model's. The FLOPs column counts the matrix products only
 # (two FLOPs per weight per token); attention over the context is unchanged by FFN pruning and shrinks
 # with the heads. The last lines put the three on one scale, perplexity lost per weight removed:
@@ -1296,7 +1297,7 @@ fig.tight_layout()
 #   crossover down.
 # * **2:4's gather is local**: both positions lie within a group of 4, so the `x` values come from one
 #   16-byte span that is already in cache. What remains is decoding 2-bit positions per pair of weights.
-#   GPUs do that decoding in the tensor core itself, which is why 2:4 pays there at only 50%<!--const: a sparsity level the text chooses--> sparsity.
+#   NVIDIA's sparse tensor cores (Ampere and later) decode the metadata in hardware, which is why 2:4 pays there at only 50%<!--const: a sparsity level the text chooses--> sparsity.
 # * **Structured pruning needs no special kernel**: a matrix with half the rows is simply half the bytes.
 
 # %%
@@ -1455,7 +1456,7 @@ for label, p, predicted in (("uniform 70%", uniform, damage[:, j70].sum()),
 # `s(t) = s_final + (s_init − s_final) · (1 − (t − t_start) / (t_end − t_start))³` for `t_start ≤ t ≤ t_end`.
 #
 # The trap in the training loop: the optimizer must not **regrow** pruned weights. Masking only the
-# gradients is not enough: Adam's moment estimates (and weight decay in other forms) still move a weight
+# gradients is not enough: Adam's moment estimates (and SGD's momentum buffer) still move a weight
 # whose current gradient is zero, so the mask must be applied to the weights after every optimizer step.
 
 # %%

@@ -175,8 +175,8 @@ for _bad in (0, 6, -1):
 # whose singular values are `s` (descending), i.e. `sqrt(sum(s[r:]**2))`, as a Python float; `r = 0`
 # gives the norm of the whole matrix and `r = len(s)` gives 0. It must work for singular values as
 # large as `1e200` and as small as `1e-200`, where squaring overflows to `inf` or underflows to `0`:
-# divide by the largest value first and multiply back at the end (this is what LAPACK's norm routines
-# do). `math.hypot(*values)` is a correct alternative.
+# divide by the largest value first and multiply back at the end (LAPACK's `dlassq`/`dnrm2` avoid the
+# same overflow with a running scale). `math.hypot(*values)` is a correct alternative.
 
 # %% nbgrader={"grade": false, "grade_id": "eckart_young_error", "locked": false, "solution": true, "schema_version": 3}
 def eckart_young_error(s: np.ndarray, r: int) -> float:
@@ -575,7 +575,7 @@ _check_power(_W, 2, n_iter=400)
 # Write `als_factorize(W, r, n_iter=50, lam=0.0, seed=0)` returning `(A, B)`: start from
 # `B = np.random.default_rng(seed).standard_normal((r, n))`, then `n_iter` rounds of "update `A`, then
 # update `B`", in float64. With `lam = 0` the caller must pass a `W` of rank at least `r`. Each update
-# can only lower the error, and at convergence `A @ B` is the truncated SVD's product (ALS finds the
+# can only lower the (ridge-regularised) objective, and at convergence `A @ B` is the truncated SVD's product (ALS finds the
 # same optimum from almost every start). Popular slips: dropping `lam` from one of the two updates;
 # `inv(...) @` written on the wrong side, which only fails for non-square shapes.
 
@@ -671,9 +671,8 @@ print("ALS:  ", [round(float(x), 4) for x in curve_als])
 #
 # The truncated SVD minimises the error in the **weights**. What matters is the error in the layer's
 # **outputs**, `|X @ W - X @ A @ B|` over the inputs `X` the layer really sees. Input features are not
-# equally loud: in the course GPT some features of the LayerNorm outputs are several times larger than
-# others, and an error in the weight row of a loud feature costs more. Activation-aware SVD (in the
-# spirit of ASVD, Yuan et al. 2023) scales each input row of `W` by how loud its feature is, factorises
+# equally loud: some input features of a layer are often much larger than others, and an error in the
+# weight row of a loud feature costs more. Activation-aware SVD (in the spirit of ASVD, Yuan et al. 2023) scales each input row of `W` by how loud its feature is, factorises
 # the scaled matrix, and undoes the scaling:
 #
 # * `s_k = sqrt(mean_t X[t, k]**2)`, the root-mean-square of input feature `k` on calibration data
@@ -691,7 +690,8 @@ print("ALS:  ", [round(float(x), 4) for x in curve_als])
 # `(A, B)` as above (use your `truncated_svd`). Traps: dividing where the recipe multiplies (that
 # makes loud features *cheaper* to get wrong), forgetting to undo the scaling (`A'` instead of `A`),
 # scaling the columns of `W` (the outputs) instead of its rows (the inputs), and the mean of `|x|` where
-# the root-mean-square is asked.
+# the root-mean-square is asked (ASVD itself uses the mean of `|x|` raised to a power; this exercise
+# fixes the RMS).
 
 # %% nbgrader={"grade": false, "grade_id": "activation_aware_svd", "locked": false, "solution": true, "schema_version": 3}
 def activation_aware_svd(W: np.ndarray, X: np.ndarray, r: int) -> tuple[np.ndarray, np.ndarray]:
@@ -841,8 +841,8 @@ print(f"activation-aware has the lower perplexity at ranks {wins} of {ranks}")
 #   methods use the same bytes; the difference is only *which* error they minimise. Where the two are
 #   close, the inputs of that layer are nearly equally loud in every feature, and the scaling changes
 #   little.
-# * Bytes for bytes, module 07's group-wise int4 keeps far more of this model than any rank here (the
-#   int4 row in section 7 shows its perplexity and task accuracy at about one seventh of the fp32 bytes).
+# * Compare, bytes for bytes, the int4 row in section 7 (about one seventh of the fp32 bytes) with the
+#   rank rows above: the table there prints its perplexity and task accuracy.
 #   Weight low rank earns its place when a model has many near-redundant directions (large, over-wide
 #   layers), combined with quantization, or for the update of fine-tuning (section 7).
 
@@ -1226,8 +1226,8 @@ print(f"FLOPs at T = {T_last}: exact {4 * T_last**2 * d_t:.3g} (2 T^2 d for the 
 #   the gradient of `B` (which is `x Aᵀ` times the output gradient) is not zero: training can start.
 #   Both zero would give both gradients zero forever; `B` random would change the model before
 #   training.
-# * `alpha / r` keeps the size of the update roughly independent of the rank you pick, so that a
-#   learning rate tuned at one rank carries over.
+# * Hu et al. scale by `alpha / r` so that changing `r` needs less retuning of the learning rate
+#   (rsLoRA, Kalajdzievski 2023, argues that `alpha / sqrt(r)` does this better).
 # * For inference the update folds into the weight: `W' = W + (alpha / r) · B @ A`, one dense matrix,
 #   no extra latency. Forgetting `alpha / r` in the merge gives a model that differs from the one you
 #   trained.
@@ -1530,7 +1530,8 @@ plt.show()
 # ### LoRA on an int4 base (the QLoRA idea, measured)
 #
 # QLoRA (Dettmers et al., 2023) fine-tunes adapters on top of a base model whose weights are stored in
-# 4 bits: the adapters stay in higher precision, the frozen base costs an eighth of fp32. Here the base's
+# 4 bits: the adapters stay in higher precision, and the frozen base costs 4 bits per weight plus its
+# scales, about a seventh of fp32 here (the cell prints the bytes). Here the base's
 # attention and MLP weights are fake-quantized to int4 with one scale per group of 32 inputs (module 07's
 # group-wise absmax), the same adapters are trained for the same steps, and the table compares. Bytes
 # count int4 codes plus fp16 scales for the quantized matrices and fp32 adapters.

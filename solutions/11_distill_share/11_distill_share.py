@@ -257,7 +257,8 @@ for T_demo in (1.0, 2.0, 4.0, 8.0, 16.0):
 
 # %% [markdown]
 # With T² the gradient stays of the same order as T grows; without it, it shrinks by orders of magnitude
-# over the same range of T (like 1/T² and faster, once `q − p` itself shrinks like 1/T).
+# over the same range of T (like 1/T while the distributions stay sharp, and like 1/T² once `q − p`
+# itself shrinks like 1/T).
 #
 # ### 1.4 Soft and hard targets together (1 point)
 #
@@ -1081,9 +1082,10 @@ for k_spec, frac, per_round, predicted, measured in spec_rows:
 # differs, so a large `k` mostly adds draft calls that are thrown away. Where the measured speed-up
 # differs from the prediction, the verification pass is the usual reason: it runs `k` more positions
 # than a plain step, which the prediction prices at nothing. With a KV cache (module 05) plain decoding
-# gets cheaper per step, and verification must also roll the cache back after a rejection. On a GPU with
-# a large target a call is bound by reading the weights, the draft is 10 to 100 times cheaper, and the
-# same formula gives the 2 to 3× speed-ups reported by Leviathan et al. and Chen et al.
+# gets cheaper per step, and verification must also roll the cache back after a rejection. On an
+# accelerator with a large target (both papers measured on TPU v4: Leviathan et al. with T5-XXL, Chen et
+# al. with Chinchilla 70B) a call is bound by reading the weights, a draft call costs a small fraction of
+# a target call, and the same formula explains the 2 to 3× speed-ups they report.
 
 # %% [markdown]
 # ## 4. A compression table
