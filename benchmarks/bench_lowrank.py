@@ -27,32 +27,20 @@ import numpy as np
 
 from llmcourse import bench, env
 
-from . import kernels_quant as kq
+from .bench_quant import _copies, read_bandwidth
 
-COLD_BYTES = 256 * 2**20  # each GEMV variant cycles through at least this many bytes of copies
 SETTLE = 0.15
 BURST = 20
 
 
 def _rotating(fn, copies: list):
+    """A call that applies fn to the next tuple of arrays in copies (cold weights for every call)."""
     state = [0]
 
     def call():
         state[0] = (state[0] + 1) % len(copies)
         return fn(*copies[state[0]])
     return call
-
-
-def _copies(make, nbytes_each: int, quick: bool) -> list:
-    n = 2 if quick else max(2, -(-COLD_BYTES // nbytes_each))
-    return [make(i) for i in range(n)]
-
-
-def read_bandwidth(quick: bool) -> float:
-    """GB/s of a parallel read of a large float32 array (median of repeats)."""
-    a = np.ones((2**20 if quick else COLD_BYTES // 4,), dtype=np.float32)
-    kq.read_sum(a)
-    return a.nbytes / bench.time_fn(lambda: kq.read_sum(a), repeat=5 if quick else 15).median / 1e9
 
 
 def lowrank_matvec(N: int, r: int, sweep: list[int], quick: bool, bandwidth: float) -> dict:

@@ -49,22 +49,14 @@ from numba import njit, prange
 
 from llmcourse import bench, env
 
-COLD_BYTES = 256 * 2**20
+from .bench_quant import COLD_BYTES, read_bandwidth
+
 SETTLE = 0.15
 BURST = 10
 SPARSITIES = (0.5, 0.6, 0.7, 0.8, 0.9, 0.95)
 KERNEL_CSR = "row per prange step, slice views, unsigned column indices (vector gather of x)"
 KERNEL_24 = ("pack24: values as two contiguous planes, 4-bit codes two per byte, x as four planes picked by "
              "float compares; two rows per pass")
-
-
-@njit(parallel=True, fastmath=True, cache=True)
-def read_sum(a):
-    """Sum of a float32 array: one parallel read of every byte."""
-    s = np.float32(0.0)
-    for i in prange(a.size):
-        s += a[i]
-    return s
 
 
 @njit(parallel=True, fastmath=True, cache=True)
@@ -216,14 +208,8 @@ def quantize_rows(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return q, scales
 
 
-def read_bandwidth(quick: bool) -> float:
-    """GB/s of a parallel read of a large float32 array (median of repeats)."""
-    a = np.ones((2**20 if quick else COLD_BYTES // 4,), dtype=np.float32)
-    read_sum(a)
-    return a.nbytes / bench.time_fn(lambda: read_sum(a), repeat=5 if quick else 15).median / 1e9
-
-
 def _rotating(fn, copies: list):
+    """A call that applies fn to the next tuple of arrays in copies (cold weights for every call)."""
     state = [0]
 
     def call():
