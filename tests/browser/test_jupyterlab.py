@@ -205,10 +205,26 @@ def _question_on_page(question_el) -> quiz.Question:
     return quiz.find(qid)
 
 
+def check_redrawn(box) -> None:
+    """Check a radio button or checkbox of a quiz widget, clicking again if the widget was redrawn meanwhile.
+
+    Under load a widget can be redrawn between playwright's click and its check of the state (seen in CI:
+    "Clicking the checkbox did not change its state"); a few more clicks on the redrawn button settle it.
+    """
+    for attempt in range(5):
+        try:
+            box.check()
+            return
+        except Exception:
+            if attempt == 4:
+                raise
+            box.page.wait_for_timeout(500)
+
+
 def _choose(question_el, question: quiz.Question, want_right: bool) -> quiz.Option:
     """Click the radio button of a right (or a wrong) option; return the option clicked."""
     option = next(o for o in question.options if o.correct == want_right)
-    question_el.get_by_role("radio", name=option.text, exact=True).check()
+    check_redrawn(question_el.get_by_role("radio", name=option.text, exact=True))
     return option
 
 

@@ -24,6 +24,7 @@ from tests.browser.test_jupyterlab import (  # noqa: F401 - server is a fixture
     UI_TIMEOUT_MS,
     _wait_for_kernel,
     _wait_for_progress,
+    check_redrawn,
     server,
 )
 from tests.unit.test_quiz_zh import english_prose
@@ -62,14 +63,14 @@ def answer(el, q: quiz.Question) -> None:
     """Give the right answer to a rendered question by clicking or typing, as a learner would (in Chinese)."""
     if q.type == "single":
         right = next(o for o in q.options if o.correct)
-        el.get_by_role("radio", name=right.label("zh"), exact=True).check()
+        check_redrawn(el.get_by_role("radio", name=right.label("zh"), exact=True))
     elif q.type == "multiple":
         boxes = el.locator("input[type='checkbox']")
         for k, i in enumerate(quiz.shuffled_options(q, SEED)):
             if q.options[i].correct:
-                boxes.nth(k).check()
+                check_redrawn(boxes.nth(k))
     elif q.type == "bug":
-        el.get_by_role("radio").nth(next(i for i, o in enumerate(q.options) if o.correct)).check()
+        check_redrawn(el.get_by_role("radio").nth(next(i for i, o in enumerate(q.options) if o.correct)))
     else:
         el.locator(".llmcourse-number input").fill(f"{q.answer:g} {q.unit_zh}".strip())
 
