@@ -220,6 +220,19 @@ MESSAGES: dict[str, dict[str, str]] = {
     "col_review": {"en": "to review", "zh": "待复习"},
     "kind_module": {"en": "module", "zh": "模块"},
     "kind_topic": {"en": "topic", "zh": "主题"},
+    "box_write_letter": {"en": "Write  {name} = {example}  (your letter) in the answer cell.",
+                         "zh": "在答案单元格中写上  {name} = {example}  （你选的字母）。"},
+    "box_write_letters": {"en": "Write  {name} = {example}  (your letters) in the answer cell.",
+                          "zh": "在答案单元格中写上  {name} = {example}  （你选的全部字母）。"},
+    "box_write_number": {"en": "Write  {name} = <{number}>  in the answer cell.",
+                         "zh": "在答案单元格中写上  {name} = <{number}>。"},
+    "box_number": {"en": "a number", "zh": "一个数"},
+    "box_number_unit": {"en": "a number in {unit}", "zh": "一个数，单位为 {unit}"},
+    "box_now_set": {"en": "Now <code>{name}</code> is set. Put this line in the answer cell so that the grader sees "
+                          "it: <code>{line}</code>",
+                    "zh": "<code>{name}</code> 已经赋值。请把这一行写进答案单元格，评分程序才能看到："
+                          "<code>{line}</code>"},
+    "box_not_number": {"en": "not a number yet", "zh": "还不是一个数"},
 }
 
 # Module titles in Chinese, shown in the progress table when the language is 'zh'.
@@ -1445,22 +1458,30 @@ def answer_line(name: str, value: Any) -> str:
     return f"{name} = {value!r}"
 
 
-def answer_box(name: str, choices: Sequence[str] | None = None, multiple: bool = False, unit: str = "") -> None:
+def answer_box(name: str, choices: Sequence[str] | None = None, multiple: bool = False, unit: str = "",
+               choices_zh: Sequence[str] | None = None, lang: str | None = None) -> None:
     """Help fill a graded answer variable: pick (or type) an answer, get the line to put in the answer cell.
 
     The widget also sets the variable in the notebook right away, but nbgrader runs the notebook from the
     top without widgets, so only the line written in the answer cell counts. Choices are labelled a, b, c...
-    in the order given (graded questions are not shuffled).
+    in the order given (graded questions are not shuffled). The box speaks the quiz language (`lang`, else the
+    remembered one); `choices_zh` are the choices' Chinese labels, used when that language is 'zh'.
     """
+    lang = _lang(lang)
+    if choices_zh is not None and len(choices_zh) != len(choices or ()):
+        raise QuizError(f"answer_box({name!r}): {len(choices_zh)} Chinese labels for {len(choices or ())} choices")
+    if lang == "zh" and choices_zh is not None:
+        choices = choices_zh
     letters = _LETTERS[: len(choices or ())]
+    number = msg("box_number_unit", lang, unit=unit) if unit else msg("box_number", lang)
     if _frontend() != "widgets":
         if choices:
             for c, text in zip(letters, choices, strict=True):
                 print(f"   ({c}) {text}")
             example = "'ac'" if multiple else "'b'"
-            print(f"Write  {name} = {example}  (your letter{'s' if multiple else ''}) in the answer cell.")
+            print(msg("box_write_letters" if multiple else "box_write_letter", lang, name=name, example=example))
         else:
-            print(f"Write  {name} = <a number{' in ' + unit if unit else ''}>  in the answer cell.")
+            print(msg("box_write_number", lang, name=name, number=number))
         return
     import ipywidgets as w
     from IPython import get_ipython
@@ -1477,8 +1498,7 @@ def answer_box(name: str, choices: Sequence[str] | None = None, multiple: bool =
         shell = get_ipython()
         if shell is not None:
             shell.user_ns[name] = "".join(sorted(value)) if isinstance(value, set) else value
-        line.value = (f"Now <code>{html.escape(name)}</code> is set. Put this line in the answer cell so that the "
-                      f"grader sees it: <code>{html.escape(text)}</code>")
+        line.value = msg("box_now_set", lang, name=html.escape(name), line=html.escape(text))
 
     if choices and multiple:
         boxes = [w.Checkbox(value=False, description=f"({c}) {t}", indent=False, layout=w.Layout(width="auto"))
@@ -1496,14 +1516,14 @@ def answer_box(name: str, choices: Sequence[str] | None = None, multiple: bool =
         radio.observe(lambda change: publish(change["new"]), names="value")
         display(w.VBox([radio, line]))
     else:
-        text = w.Text(placeholder=f"a number{' in ' + unit if unit else ''}")
+        text = w.Text(placeholder=number)
 
         def typed(change):
             try:
                 value = parse_quantity(change["new"], unit)
                 publish(int(value) if value.is_integer() and abs(value) < 2**53 else value)
             except ValueError:
-                line.value = "<i>not a number yet</i>" if change["new"].strip() else ""
+                line.value = f"<i>{msg('box_not_number', lang)}</i>" if change["new"].strip() else ""
 
         text.observe(typed, names="value")
         display(w.VBox([text, line]))

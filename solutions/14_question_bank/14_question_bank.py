@@ -193,7 +193,8 @@ assert abs(_got - _expected) <= 1e-3 * _expected, f"the KV cache takes {_expecte
 # Set `heads_axis` to one letter.
 
 # %%
-quiz.answer_box("heads_axis", ["sequence axis", "feature axis", "batch axis", "none: all C features, different init"])
+quiz.answer_box("heads_axis", ["sequence axis", "feature axis", "batch axis", "none: all C features, different init"],
+               choices_zh=["序列轴", "特征轴", "批次轴", "都不是：每个头看全部 C 个特征，只是初始化不同"])
 
 # %% nbgrader={"grade": false, "grade_id": "heads_axis", "locked": false, "solution": true, "schema_version": 3}
 # heads_axis = "..."
@@ -226,7 +227,8 @@ assert _picked == "b", "each head takes a d_head = C / n_head slice of the featu
 
 # %%
 quiz.answer_box("int8_true", ["batch 1: up to ~2x faster decode", "2x faster everywhere",
-                              "large batch: gain mostly gone", "needs twice the bandwidth"], multiple=True)
+                              "large batch: gain mostly gone", "needs twice the bandwidth"], multiple=True,
+               choices_zh=["批大小为 1：解码最多快约 2 倍", "所有阶段都快 2 倍", "大批量：收益基本消失", "需要两倍的内存带宽"])
 
 # %% nbgrader={"grade": false, "grade_id": "int8_true", "locked": false, "solution": true, "schema_version": 3}
 # int8_true = "..."

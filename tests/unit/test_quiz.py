@@ -504,6 +504,19 @@ def test_answer_box_without_widgets_prints_the_line_to_write(capsys):
     assert quiz.answer_line("picks", {"c", "a"}) == "picks = 'ac'"
 
 
+def test_answer_box_speaks_the_quiz_language(capsys):
+    quiz.answer_box("heads_axis", ["sequence", "features"], choices_zh=["序列轴", "特征轴"], lang="zh")
+    quiz.answer_box("picks", ["a", "b", "c"], multiple=True, lang="zh")
+    quiz.answer_box("kv_bytes", unit="bytes", lang="zh")
+    out = capsys.readouterr().out
+    assert "(b) 特征轴" in out and "heads_axis = 'b'" in out and "答案单元格" in out
+    assert "picks = 'ac'" in out and "全部字母" in out and "一个数，单位为 bytes" in out
+    quiz.answer_box("heads_axis", ["sequence", "features"], choices_zh=["序列轴", "特征轴"], lang="en")
+    assert "(b) features" in capsys.readouterr().out
+    with pytest.raises(quiz.QuizError, match="2 Chinese labels for 3 choices"):
+        quiz.answer_box("x", ["a", "b", "c"], choices_zh=["甲", "乙"])
+
+
 def test_frontend_detection(monkeypatch):
     monkeypatch.delenv(quiz.MODE_ENV)
     assert quiz._frontend() in ("text", "terminal")  # no kernel here
