@@ -1,0 +1,65 @@
+"""llmcourse.cudasim picks the simulator without a GPU; bench_cuda skips with the reason."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+
+from benchmarks import __main__ as runner
+from benchmarks import bench_cuda
+from llmcourse import cudasim
+
+
+def test_forced_simulator_and_an_existing_setting_are_respected(monkeypatch):
+    monkeypatch.setenv(cudasim.FORCE_ENV, "simulator")
+    assert cudasim.decide()[0] == "simulator"
+    monkeypatch.delenv(cudasim.FORCE_ENV)
+    monkeypatch.setenv(cudasim.SIM_ENV, "1")
+    assert cudasim.decide() == ("simulator", f"{cudasim.SIM_ENV}=1 was already set")
+
+
+def test_no_driver_means_simulator(monkeypatch):
+    monkeypatch.delenv(cudasim.SIM_ENV, raising=False)
+    monkeypatch.delenv(cudasim.FORCE_ENV, raising=False)
+    monkeypatch.setattr(cudasim, "driver_gpu_count", lambda: 0)
+    mode, why = cudasim.decide()
+    assert mode == "simulator" and "no NVIDIA GPU" in why
+    monkeypatch.setenv(cudasim.FORCE_ENV, "native")
+    with pytest.raises(RuntimeError, match="no GPU"):
+        cudasim.decide()
+
+
+def test_a_gpu_that_cannot_compile_falls_back(monkeypatch):
+    monkeypatch.delenv(cudasim.SIM_ENV, raising=False)
+    monkeypatch.delenv(cudasim.FORCE_ENV, raising=False)
+    monkeypatch.setattr(cudasim, "driver_gpu_count", lambda: 1)
+    monkeypatch.setattr(cudasim, "native_works", lambda: (False, "no NVVM"))
+    assert cudasim.decide() == ("simulator", "no NVVM")
+    monkeypatch.setattr(cudasim, "native_works", lambda: (True, "NVIDIA H100"))
+    assert cudasim.decide() == ("native", "NVIDIA GPU: NVIDIA H100")
+
+
+def test_select_after_numba_was_imported_still_gives_the_simulator():
+    code = ("import os, numba; os.environ.pop('NUMBA_ENABLE_CUDASIM', None)\n"
+            "os.environ['LLMCOURSE_CUDA'] = 'simulator'\n"
+            "from llmcourse import cudasim; assert cudasim.select() == 'simulator'\n"
+            "import numpy as np; from numba import cuda\n"
+            "@cuda.jit\ndef k(a):\n    a[cuda.grid(1)] += 1\n"
+            "a = np.zeros(8, np.float32)\n"
+            "try:\n    k[2, 8](a)\nexcept IndexError:\n    print('SIMULATED-BOUNDS-CHECK')\n")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert "CUDA simulator" in done.stdout and "SIMULATED-BOUNDS-CHECK" in done.stdout
+
+
+def test_bench_cuda_skips_with_the_reason_without_a_gpu(monkeypatch, capsys):
+    monkeypatch.setattr(cudasim, "decide", lambda: ("simulator", "no NVIDIA GPU found"))
+    records = bench_cuda.run(quick=True)
+    assert [r["name"] for r in records] == ["cuda_flash_attention_T4096", "cuda_int8_gemv_4096"]
+    for r in records:
+        runner.validate(r)
+        assert r["value"] is None and "no NVIDIA GPU" in r["skipped"]
+        runner.print_record(r)
+    assert capsys.readouterr().out.count("skipped (") == 2
