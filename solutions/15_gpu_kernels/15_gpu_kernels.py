@@ -219,15 +219,21 @@ checks.gpu_kernels.row_sum(row_sum)
 ### BEGIN HIDDEN TESTS
 _src = inspect.getsource(getattr(row_sum_kernel, "py_func", None) or row_sum_kernel.fn)
 assert "shared" not in _src or "syncthreads" in _src, "threads share memory but never wait for each other"
+def _launch_row_sum(x):  # the test's own launch: the host function above is not locked
+    _d = cuda.device_array(x.shape[0], dtype=np.float32)
+    row_sum_kernel[x.shape[0], TPB](cuda.to_device(x), _d)
+    return _d.copy_to_host()
+
+
 _rng = np.random.default_rng(1503)
 for _R, _C in [(3, 1), (2, 31), (4, 77), (1, 200)]:
     _x = (_rng.standard_normal((_R, _C)) * 10.0 ** _rng.integers(-3, 4, (_R, 1))).astype(np.float32)
     _x[0] = np.abs(_x[0]) + 1.0  # no cancellation in row 0: every element shows
-    np.testing.assert_allclose(row_sum(_x), _x.astype(np.float64).sum(1), rtol=2e-5, atol=1e-6,
+    np.testing.assert_allclose(_launch_row_sum(_x), _x.astype(np.float64).sum(1), rtol=2e-5, atol=1e-6,
                                err_msg=f"x of shape {(_R, _C)}")
 _x = np.zeros((2, 40), np.float32)
 _x[1, 39] = 5.0  # only the last element, which the last thread's stride reaches
-np.testing.assert_allclose(row_sum(_x), [0.0, 5.0], err_msg="a zero row, and a row whose only entry is the last")
+np.testing.assert_allclose(_launch_row_sum(_x), [0.0, 5.0], err_msg="a zero row, and a row whose only entry is the last")
 ### END HIDDEN TESTS
 
 # %% [markdown]
@@ -292,17 +298,24 @@ checks.gpu_kernels.matmul(matmul)
 ### BEGIN HIDDEN TESTS
 _src = inspect.getsource(getattr(matmul_kernel, "py_func", None) or matmul_kernel.fn)
 assert "shared" not in _src or "syncthreads" in _src, "threads share tiles but never wait for each other"
+def _launch_matmul(a, b):  # the test's own launch
+    _d = cuda.device_array((a.shape[0], b.shape[1]), dtype=np.float32)
+    matmul_kernel[((b.shape[1] + TILE - 1) // TILE, (a.shape[0] + TILE - 1) // TILE), (TILE, TILE)](
+        cuda.to_device(a), cuda.to_device(b), _d)
+    return _d.copy_to_host()
+
+
 _rng = np.random.default_rng(1521)
 for _M, _K, _N in [(1, 1, 1), (3 * TILE + 1, 2 * TILE + 3, TILE - 1), (TILE + 3, 3 * TILE - 1, 2 * TILE + 1)]:
     _a = _rng.standard_normal((_M, _K)).astype(np.float32)
     _b = (_rng.standard_normal((_K, _N)) + np.arange(_N)).astype(np.float32)  # columns differ: a transposed tile shows
     _ref = _a.astype(np.float64) @ _b
-    _c = matmul(_a, _b)
+    _c = _launch_matmul(_a, _b)
     assert _c.shape == (_M, _N), f"shape {(_M, _K, _N)}: got {_c.shape}"
     np.testing.assert_allclose(_c, _ref, rtol=1e-4, atol=1e-4 * np.abs(_ref).max(), err_msg=f"M, K, N = {(_M, _K, _N)}")
 _a = np.full((5, 2 * TILE + 1), 1e-20, np.float32)
 _b = np.full((2 * TILE + 1, 7), -1e19, np.float32)
-np.testing.assert_allclose(matmul(_a, _b), np.full((5, 7), -0.1 * (2 * TILE + 1)), rtol=1e-5, err_msg="tiny times huge")
+np.testing.assert_allclose(_launch_matmul(_a, _b), np.full((5, 7), -0.1 * (2 * TILE + 1)), rtol=1e-5, err_msg="tiny times huge")
 ### END HIDDEN TESTS
 
 # %% [markdown]
@@ -372,16 +385,22 @@ checks.gpu_kernels.softmax(softmax_rows)
 ### BEGIN HIDDEN TESTS
 _src = inspect.getsource(getattr(softmax_kernel, "py_func", None) or softmax_kernel.fn)
 assert "shared" not in _src or "syncthreads" in _src, "threads share memory but never wait for each other"
+def _launch_softmax(x):  # the test's own launch
+    _d = cuda.device_array(x.shape, dtype=np.float32)
+    softmax_kernel[x.shape[0], TPB](cuda.to_device(x), _d)
+    return _d.copy_to_host()
+
+
 _rng = np.random.default_rng(1531)
 for _R, _C, _scale in [(3, 1, 1.0), (2, 45, 1000.0), (3, TPB + 7, 3.0), (2, 5, 1e-3)]:
     _x = (_rng.standard_normal((_R, _C)) * _scale).astype(np.float32)
     _x[-1] -= 1000.0  # a row near -1000 (exp underflows without the shift)
     _ref = np.exp(_x - _x.max(1, keepdims=True))
     _ref /= _ref.sum(1, keepdims=True)
-    np.testing.assert_allclose(softmax_rows(_x), _ref, rtol=1e-4, atol=1e-6, err_msg=f"shape {(_R, _C)}, scale {_scale}")
+    np.testing.assert_allclose(_launch_softmax(_x), _ref, rtol=1e-4, atol=1e-6, err_msg=f"shape {(_R, _C)}, scale {_scale}")
 _x = np.zeros((2, 9), np.float32)
 _x[1, 3:5] = 1000.0  # an exact tie at the maximum
-_got = softmax_rows(_x)
+_got = _launch_softmax(_x)
 np.testing.assert_allclose(_got[0], np.full(9, 1 / 9), rtol=1e-5, err_msg="all-zero row: uniform")
 np.testing.assert_allclose(_got[1], [0, 0, 0, 0.5, 0.5, 0, 0, 0, 0], atol=1e-6, err_msg="tie at 1000: half each")
 ### END HIDDEN TESTS
@@ -472,28 +491,33 @@ def flash_attention(q: np.ndarray, k: np.ndarray, v: np.ndarray, causal: bool) -
     return d_out.copy_to_host()
 
 
-def attention_reference(q: np.ndarray, k: np.ndarray, v: np.ndarray, causal: bool) -> np.ndarray:
-    """Module 01's attention in float64 NumPy, with the (T, T) matrix."""
-    q, k, v = (np.asarray(z, np.float64) for z in (q, k, v))
-    s = q @ k.T / math.sqrt(q.shape[1])  # (T, T)
-    if causal:
-        s = np.where(np.tril(np.ones(s.shape, bool)), s, -np.inf)
-    p = np.exp(s - s.max(1, keepdims=True))
-    return (p / p.sum(1, keepdims=True)) @ v
-
-
 # %% nbgrader={"grade": true, "grade_id": "flash_attention_kernel_test", "locked": true, "points": 4, "solution": false, "schema_version": 3}
 checks.gpu_kernels.flash_attention(flash_attention)
 ### BEGIN HIDDEN TESTS
 _src = inspect.getsource(getattr(flash_attention_kernel, "py_func", None) or flash_attention_kernel.fn)
 assert "shared" not in _src or "syncthreads" in _src, "threads share K/V tiles but never wait for each other"
+def _launch_flash(q, k, v, causal):  # the test's own launch
+    _d = cuda.device_array(q.shape, dtype=np.float32)
+    flash_attention_kernel[(q.shape[0] + BQ - 1) // BQ, BQ](cuda.to_device(q), cuda.to_device(k), cuda.to_device(v),
+                                                           _d, causal)
+    return _d.copy_to_host()
+
+
+def _ref_attention(q, k, v, causal):  # module 01's attention, float64, with the (T, T) matrix
+    _s = q.astype(np.float64) @ k.astype(np.float64).T / math.sqrt(q.shape[1])
+    if causal:
+        _s = np.where(np.tril(np.ones(_s.shape, bool)), _s, -np.inf)
+    _p = np.exp(_s - _s.max(1, keepdims=True))
+    return (_p / _p.sum(1, keepdims=True)) @ v.astype(np.float64)
+
+
 _rng = np.random.default_rng(1541)
 for _T, _d, _causal in [(1, 3, True), (2 * BQ + 3, 5, True), (2 * BQ + 3, 5, False), (BQ + 1, 16, True)]:
     _q = _rng.standard_normal((_T, _d)).astype(np.float32)
     _k = (_rng.standard_normal((_T, _d)) * (1 + np.arange(_T)[:, None] / 2)).astype(np.float32)  # later keys score higher
     _v = (_rng.standard_normal((_T, _d)) + 3.0).astype(np.float32)
-    _got = flash_attention(_q, _k, _v, _causal)
-    np.testing.assert_allclose(_got, attention_reference(_q, _k, _v, _causal), rtol=2e-4, atol=2e-4,
+    _got = _launch_flash(_q, _k, _v, _causal)
+    np.testing.assert_allclose(_got, _ref_attention(_q, _k, _v, _causal), rtol=2e-4, atol=2e-4,
                                err_msg=f"T={_T}, d={_d}, causal={_causal}")
 # scores near +-1000 in both orders (the max first, the max last): only the online rescale gets both right
 _T = 2 * BQ + 1
@@ -504,15 +528,15 @@ for _order in (1.0, -1.0):
     _k[:, 0] = _order * np.linspace(-1000, 1000, _T) * math.sqrt(2)
     _v = _rng.standard_normal((_T, 2)).astype(np.float32)
     for _causal in (True, False):
-        np.testing.assert_allclose(flash_attention(_q, _k, _v, _causal), attention_reference(_q, _k, _v, _causal),
+        np.testing.assert_allclose(_launch_flash(_q, _k, _v, _causal), _ref_attention(_q, _k, _v, _causal),
                                    rtol=1e-4, atol=1e-4, err_msg=f"scores from {-_order * 1000:+.0f} to "
                                    f"{_order * 1000:+.0f}, causal={_causal}")
 # no future leakage: changing the last key and value leaves every earlier causal output unchanged
 _q, _k, _v = (_rng.standard_normal((BQ + 2, 4)).astype(np.float32) for _ in range(3))
-_o1 = flash_attention(_q, _k, _v, True)
+_o1 = _launch_flash(_q, _k, _v, True)
 _k[-1] += 50.0
 _v[-1] -= 50.0
-_o2 = flash_attention(_q, _k, _v, True)
+_o2 = _launch_flash(_q, _k, _v, True)
 np.testing.assert_allclose(_o1[:-1], _o2[:-1], rtol=0, atol=1e-6, err_msg="causal: a future key changed a past output")
 ### END HIDDEN TESTS
 
@@ -568,6 +592,12 @@ checks.gpu_kernels.int8_gemv(int8_gemv)
 ### BEGIN HIDDEN TESTS
 _src = inspect.getsource(getattr(int8_gemv_kernel, "py_func", None) or int8_gemv_kernel.fn)
 assert "shared" not in _src or "syncthreads" in _src, "threads share memory but never wait for each other"
+def _launch_int8_gemv(wq, sc, x):  # the test's own launch
+    _d = cuda.device_array(wq.shape[0], dtype=np.float32)
+    int8_gemv_kernel[wq.shape[0], TPB](cuda.to_device(wq), cuda.to_device(sc), cuda.to_device(x), _d)
+    return _d.copy_to_host()
+
+
 _rng = np.random.default_rng(1551)
 for _N, _K in [(1, 1), (5, 3 * TPB + 5), (9, 20)]:
     _wq = _rng.integers(-128, 128, (_N, _K)).astype(np.int8)
@@ -575,7 +605,7 @@ for _N, _K in [(1, 1), (5, 3 * TPB + 5), (9, 20)]:
     _sc = (10.0 ** _rng.uniform(-4, 2, _N)).astype(np.float32)
     _x = _rng.standard_normal(_K).astype(np.float32)
     _ref = _sc.astype(np.float64) * (_wq.astype(np.float64) @ _x)
-    np.testing.assert_allclose(int8_gemv(_wq, _sc, _x), _ref, rtol=1e-4, atol=1e-5 * np.abs(_ref).max(),
+    np.testing.assert_allclose(_launch_int8_gemv(_wq, _sc, _x), _ref, rtol=1e-4, atol=1e-5 * np.abs(_ref).max(),
                                err_msg=f"N, K = {_N}, {_K}")
 ### END HIDDEN TESTS
 
@@ -626,6 +656,12 @@ checks.gpu_kernels.w8a8_gemv(w8a8_gemv)
 ### BEGIN HIDDEN TESTS
 _src = inspect.getsource(getattr(w8a8_gemv_kernel, "py_func", None) or w8a8_gemv_kernel.fn)
 assert "shared" not in _src or "syncthreads" in _src, "threads share memory but never wait for each other"
+def _launch_w8a8(wq, sc, xq, xs):  # the test's own launch
+    _d = cuda.device_array(wq.shape[0], dtype=np.float32)
+    w8a8_gemv_kernel[wq.shape[0], TPB](cuda.to_device(wq), cuda.to_device(sc), cuda.to_device(xq), np.float32(xs), _d)
+    return _d.copy_to_host()
+
+
 _rng = np.random.default_rng(1552)
 for _N, _K in [(1, 1), (4, 2 * TPB + 9), (7, 30)]:
     _wq = _rng.integers(-128, 128, (_N, _K)).astype(np.int8)
@@ -634,7 +670,7 @@ for _N, _K in [(1, 1), (4, 2 * TPB + 9), (7, 30)]:
     _xq[: _K // 2] = -128
     _sc = (10.0 ** _rng.uniform(-3, 0, _N)).astype(np.float32)
     _ref = 0.02 * _sc.astype(np.float64) * (_wq.astype(np.int64) @ _xq.astype(np.int64))
-    np.testing.assert_allclose(w8a8_gemv(_wq, _sc, _xq, 0.02), _ref, rtol=1e-5, atol=1e-6,
+    np.testing.assert_allclose(_launch_w8a8(_wq, _sc, _xq, 0.02), _ref, rtol=1e-5, atol=1e-6,
                                err_msg=f"N, K = {_N}, {_K} (int8 values up to -128 x -128)")
 ### END HIDDEN TESTS
 
@@ -681,19 +717,17 @@ def sparse24_gemv(values: np.ndarray, meta: np.ndarray, x: np.ndarray) -> np.nda
     return d_y.copy_to_host()
 
 
-def compress_24_reference(w: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Module 09's format for a dense (N, K) matrix: keep the two largest |w| of each group of 4."""
-    N, K = w.shape
-    pos = np.sort(np.argsort(-np.abs(w.reshape(N, K // 4, 4)), axis=-1, kind="stable")[..., :2], axis=-1)  # (N, G, 2)
-    values = np.take_along_axis(w.reshape(N, K // 4, 4), pos, -1).reshape(N, K // 2).astype(np.float32)
-    return values, (pos[..., 0] | (pos[..., 1] << 2)).astype(np.uint8)
-
-
 # %% nbgrader={"grade": true, "grade_id": "sparse24_gemv_kernel_test", "locked": true, "points": 2, "solution": false, "schema_version": 3}
 checks.gpu_kernels.sparse24_gemv(sparse24_gemv)
 ### BEGIN HIDDEN TESTS
 _src = inspect.getsource(getattr(sparse24_gemv_kernel, "py_func", None) or sparse24_gemv_kernel.fn)
 assert "shared" not in _src or "syncthreads" in _src, "threads share memory but never wait for each other"
+def _launch_sparse24(values, meta, x):  # the test's own launch
+    _d = cuda.device_array(meta.shape[0], dtype=np.float32)
+    sparse24_gemv_kernel[meta.shape[0], TPB](cuda.to_device(values), cuda.to_device(meta), cuda.to_device(x), _d)
+    return _d.copy_to_host()
+
+
 _rng = np.random.default_rng(1553)
 _pairs = np.array([(a, b) for a in range(4) for b in range(a + 1, 4)])
 for _N, _K in [(1, 4), (6, 4 * TPB + 12), (5, 36)]:
@@ -704,7 +738,7 @@ for _N, _K in [(1, 4), (6, 4 * TPB + 12), (5, 36)]:
     _dense = np.zeros((_N, _K // 4, 4))
     np.put_along_axis(_dense, _pi, _vals.reshape(_N, -1, 2).astype(np.float64), -1)
     _ref = _dense.reshape(_N, _K) @ _x
-    np.testing.assert_allclose(sparse24_gemv(_vals, _meta, _x), _ref, rtol=1e-4, atol=1e-5 * np.abs(_ref).max(),
+    np.testing.assert_allclose(_launch_sparse24(_vals, _meta, _x), _ref, rtol=1e-4, atol=1e-5 * np.abs(_ref).max(),
                                err_msg=f"N, K = {_N}, {_K}")
 ### END HIDDEN TESTS
 
