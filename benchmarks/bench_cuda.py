@@ -50,12 +50,12 @@ def _kernels(cuda):
         sv = cuda.shared.array((BQ, D_MAX), np.float32)
         qi = cuda.local.array(D_MAX, np.float32)
         acc = cuda.local.array(D_MAX, np.float32)
-        scale = 1.0 / math.sqrt(d)
+        scale = np.float32(1.0 / math.sqrt(d))
         for c in range(d):
             qi[c] = q[i, c] * scale if i < T else 0.0
             acc[c] = 0.0
-        m = -np.inf
-        l = 0.0
+        m = np.float32(-np.inf)
+        l = np.float32(0.0)
         last = min(T, (cuda.blockIdx.x + 1) * BQ) if causal else T
         for j0 in range(0, last, BQ):
             for c in range(d):
@@ -65,7 +65,7 @@ def _kernels(cuda):
             for jj in range(min(BQ, T - j0)):
                 if causal and j0 + jj > i:
                     break
-                s = 0.0
+                s = np.float32(0.0)
                 for c in range(d):
                     s += qi[c] * sk[jj, c]
                 if s > m:

@@ -342,7 +342,7 @@ def softmax_kernel(x, out):
     t = cuda.threadIdx.x
     C = x.shape[1]
     sm = cuda.shared.array(TPB, np.float32)
-    m = -np.inf
+    m = np.float32(-np.inf)
     for c in range(t, C, TPB):
         m = max(m, x[row, c])
     sm[t] = m
@@ -445,12 +445,12 @@ def flash_attention_kernel(q, k, v, out, causal):
     sv = cuda.shared.array((BQ, D_MAX), np.float32)
     qi = cuda.local.array(D_MAX, np.float32)
     acc = cuda.local.array(D_MAX, np.float32)
-    scale = 1.0 / math.sqrt(d)
+    scale = np.float32(1.0 / math.sqrt(d))
     for c in range(d):
         qi[c] = q[i, c] * scale if i < T else 0.0
         acc[c] = 0.0
-    m = -np.inf
-    l = 0.0
+    m = np.float32(-np.inf)  # float32 throughout: most GPUs run float64 far slower
+    l = np.float32(0.0)
     last = min(T, (cuda.blockIdx.x + 1) * BQ) if causal else T  # the same for every thread of the block
     for j0 in range(0, last, BQ):
         for c in range(d):  # thread t loads key and value row j0 + t
@@ -460,7 +460,7 @@ def flash_attention_kernel(q, k, v, out, causal):
         for jj in range(min(BQ, T - j0)):
             if causal and j0 + jj > i:
                 break
-            s = 0.0
+            s = np.float32(0.0)
             for c in range(d):
                 s += qi[c] * sk[jj, c]
             if s > m:  # a new maximum: rescale what was summed against the old one

@@ -79,7 +79,7 @@ WRONG = {
         "no_barriers": _drop_all("flash_attention_kernel", _SYNC),
         "mask_on_the_wrong_side": _edit("flash_attention_kernel", ("if causal and j0 + jj > i:\n                break", "if causal and j0 + jj < i:\n                continue"),
                                         ("last = min(T, (cuda.blockIdx.x + 1) * BQ) if causal else T", "last = T")),
-        "no_scale": _edit("flash_attention_kernel", ("scale = 1.0 / math.sqrt(d)", "scale = 1.0")),
+        "no_scale": _edit("flash_attention_kernel", ("scale = np.float32(1.0 / math.sqrt(d))", "scale = np.float32(1.0)")),
     },
     "int8_gemv_kernel": {
         "scale_of_the_column": _edit("int8_gemv_kernel", ("acc += np.float32(wq[n, kk]) * x[kk]", "acc += np.float32(wq[n, kk]) * x[kk] * scales[kk % scales.shape[0]]"),
