@@ -58,7 +58,9 @@ glossary.show("15_gpu_kernels")
 # Numba reads `NUMBA_ENABLE_CUDASIM` when it is imported, so the choice has to be made before
 # `from numba import cuda`. `llmcourse.cudasim.select()` makes it: native when the NVIDIA driver reports
 # a GPU and a test kernel compiles and runs, the simulator otherwise (set `LLMCOURSE_CUDA=simulator` to
-# force it). The block and tile sizes below are compile-time constants of the kernels: small in the
+# force it). Native runs need the NVIDIA driver and the CUDA compiler libraries (NVVM, NVRTC): a CUDA
+# toolkit on the system, or `pip install "numba-cuda[cu12]==0.30.4"` (`[cu13]` for a CUDA 13 driver); when
+# they are missing the cell says why and uses the simulator. The block and tile sizes below are compile-time constants of the kernels: small in the
 # simulator, where every thread costs a Python thread, and GPU-sized natively.
 
 # %%
@@ -751,8 +753,9 @@ for _N, _K in [(1, 4), (6, 4 * TPB + 12), (5, 36)]:
 # here is the **NVIDIA H100 SXM5** (NVIDIA H100 Tensor Core GPU datasheet): HBM3 bandwidth
 # 3.35<!--const: NVIDIA H100 SXM datasheet--> TB/s, FP32 (CUDA cores, no tensor cores) 67<!--const: NVIDIA H100 SXM datasheet--> TFLOP/s,
 # and dense BF16 tensor cores 989<!--const: NVIDIA H100 SXM datasheet, without sparsity--> TFLOP/s. Our kernels use
-# CUDA cores in FP32, so the FP32 peak is their ceiling; cuBLAS and SDPA use the tensor cores, which is
-# one reason they are hard to beat. Sizes are a decode-sized GEMV (4096 × 4096, one vector) and
+# CUDA cores in FP32, so the FP32 peak is their ceiling. PyTorch's fp16 attention (SDPA) runs on the tensor
+# cores; its FP32 matmul does not by default (`torch.backends.cuda.matmul.allow_tf32` is False), so cuBLAS
+# plays on the same FP32 CUDA cores as our matmul, with far better tiling. Sizes are a decode-sized GEMV (4096 × 4096, one vector) and
 # a 4096-token attention head with `d = 64`.
 
 # %%
@@ -800,9 +803,10 @@ print(f"flash attention K/V traffic with {G_BQ}-query blocks: {flash_traffic_mb:
 # 20.0<!--= ridge_fp32 --> FLOP per byte: every GEMV and the vector add and softmax sit far below it, so only
 # bytes matter for them, and int8 weights make the GEMV 3.99<!--= gemv_speedup_int8 -->× faster at the
 # roofline (a quarter of the bytes, plus the vectors). The 4096³ matmul and the attention head are far
-# above it: compute-bound, which is why real kernels move them onto the tensor cores. The attention row
-# counts the bytes of `Q, K, V, O` once; a kernel that re-reads `K` and `V` once per block of
-# 64<!--const: the block size chosen above--> queries moves 69<!--= flash_traffic_mb --> MB, still far less than the
+# above it: compute-bound, which is why production kernels move them onto the tensor cores (bf16, or TF32
+# for fp32 inputs). The attention row counts the bytes of `Q, K, V, O` once; a causal kernel that re-reads
+# the `K` and `V` rows it needs once per block of 64<!--const: the block size chosen above--> queries (half
+# of them on average) moves 69<!--= flash_traffic_mb --> MB, still far less than the
 # 134<!--= naive_scores_mb --> MB of a `T × T` score matrix written and read once, which flash attention never
 # stores.
 #
@@ -876,8 +880,9 @@ else:
 # %% [markdown]
 # Expect the naive kernels here to lose to PyTorch's, by different margins: the GEMVs and the softmax are
 # memory-bound, so a plain coalesced kernel gets a good part of the bandwidth; the matmul and attention
-# are compute-bound, and ours use FP32 CUDA cores while cuBLAS and SDPA (FlashAttention-2 kernels in
-# PyTorch) use tensor cores, registers tiling and software pipelining. The printed ratios, not this
+# are compute-bound: SDPA (FlashAttention-2-style kernels in PyTorch) runs in fp16 on the tensor cores, and
+# cuBLAS's FP32 GEMM, on the same CUDA cores as ours, tiles in registers as well as in shared memory and
+# overlaps loads with arithmetic. The printed ratios, not this
 # paragraph, are the measurement.
 #
 # ## 7. A picture: what each thread of the flash-attention kernel keeps

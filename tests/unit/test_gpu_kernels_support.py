@@ -63,3 +63,28 @@ def test_bench_cuda_skips_with_the_reason_without_a_gpu(monkeypatch, capsys):
         assert r["value"] is None and "no NVIDIA GPU" in r["skipped"]
         runner.print_record(r)
     assert capsys.readouterr().out.count("skipped (") == 2
+
+
+def _native_reason() -> str | None:
+    if cudasim.driver_gpu_count() == 0:
+        return "no NVIDIA GPU (the CPU twin: the 15_gpu_kernels gates run the same notebook in the simulator)"
+    ok, detail = cudasim.native_works()
+    return None if ok else detail
+
+
+@pytest.mark.gpu
+@pytest.mark.slow
+def test_the_notebook_passes_natively_on_a_gpu():
+    reason = _native_reason()
+    if reason:
+        pytest.skip(reason)
+    from autograde import nbrun
+    from autograde.settings import REPO, SOURCE_DIR
+
+    path = REPO / SOURCE_DIR / "15_gpu_kernels" / "15_gpu_kernels.ipynb"
+    done = nbrun.execute(path, small=False, timeout=600, extra_env={cudasim.FORCE_ENV: "native"})
+    assert not nbrun.errors_outside_tests(done)
+    failed = [f"{r.grade_id}: {r.detail}" for r in nbrun.graded_results(done) if not r.passed]
+    assert not failed, failed
+    text = "".join(o.get("text", "") for c in done.cells for o in c.get("outputs", []))
+    assert "numba.cuda runs natively" in text
