@@ -773,6 +773,7 @@ G_T, G_D, G_BQ = 4096, 64, 64  # attention: context, head size, queries per bloc
 f32 = 4
 kernel_costs = [
     roofline_row("vector add (n = 4096²)", G_M * G_N, 3 * f32 * G_M * G_N, H100_SXM["fp32"], H100_SXM["bandwidth"]),
+    # softmax: about 5 FLOPs per element (max, subtract, exp, add, divide)
     roofline_row("row softmax (4096 × 4096)", 5 * G_M * G_N, 2 * f32 * G_M * G_N, H100_SXM["fp32"], H100_SXM["bandwidth"]),
     roofline_row("matmul fp32 (4096³)", 2 * G_M * G_K * G_N, f32 * (G_M * G_K + G_K * G_N + G_M * G_N),
                  H100_SXM["fp32"], H100_SXM["bandwidth"]),

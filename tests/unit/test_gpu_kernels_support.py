@@ -88,3 +88,30 @@ def test_the_notebook_passes_natively_on_a_gpu():
     assert not failed, failed
     text = "".join(o.get("text", "") for c in done.cells for o in c.get("outputs", []))
     assert "numba.cuda runs natively" in text
+
+
+@pytest.mark.slow
+def test_the_grader_scores_module_15_in_the_simulator(tmp_path):
+    """End to end through `make grade`'s pipeline: the solution scores full marks, the untouched stubs 0.
+
+    The grader's guard imports numba.cuda before the notebook runs, so the kernel must start in simulator
+    mode (grade.py sets NUMBA_ENABLE_CUDASIM=1), and the tests must not lean on `inspect` (importing torch
+    replaces inspect.getfile, which the guard would report as tampering).
+    """
+    import nbformat
+
+    from autograde.grade import GradeOptions, grade
+    from autograde.settings import REPO
+    from tests.autograde import classgen
+
+    course = classgen.make_course(tmp_path, "15_gpu_kernels")
+    classgen.write(course, "solved", classgen.correct(course))
+    stubs = course.root / "course" / "15_gpu_kernels" / "15_gpu_kernels.ipynb"
+    classgen.write(course, "untouched", nbformat.read(stubs, as_version=4))
+    result = grade(GradeOptions(assignment=course.assignment, submissions=course.submitted, out=tmp_path / "out",
+                                course_root=course.root, gradebook=course.root / "gradebook.db", workers=2,
+                                small=True, progress=False, env={"PYTHONPATH": str(REPO)}))
+    students = result["students"]
+    assert students["solved"]["score"] == students["solved"]["max_score"] == 19, students["solved"]
+    assert students["untouched"]["score"] == 0
+    assert not students["solved"]["flags"]
