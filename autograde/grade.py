@@ -305,6 +305,10 @@ class Grader:
                                            "NUMBA_NUM_THREADS", "TORCH_NUM_THREADS")}
         if opts.small:
             env["LLMCOURSE_SMALL"] = "1"
+        # numba.cuda kernels (module 15) run in Numba's CUDA simulator: the guard imports numba.cuda before the
+        # notebook's llmcourse.cudasim.select() can choose, and Numba reads this variable at import. An instructor
+        # grading on a GPU that the kernels can reach passes --env NUMBA_ENABLE_CUDASIM=0.
+        env["NUMBA_ENABLE_CUDASIM"] = "1"
         env.update(opts.env)
         limits = Limits(memory_bytes=opts.memory, cpu_seconds=int(2 * opts.student_timeout * threads + 60))
         drop_uid = True if self.mode == "bwrap" else _plain_uid_works(sys.executable)

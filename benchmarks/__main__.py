@@ -158,6 +158,9 @@ def print_record(r: dict) -> None:
     ratio = f"  ratio {r['ratio']:.2f}x{_spread_text(r, 'ratio')} vs {r['baseline']}" if r["ratio"] is not None else ""
     value_spread = _spread_text(r, "value") if r["ratio"] is None else ""
     pct = f"  {r['pct_of_limit']:.0f}% of limit" if r["pct_of_limit"] is not None else ""
+    if r["value"] is None and r.get("skipped"):
+        print(f"  {r['name']}: skipped ({r['skipped']})")
+        return
     print(f"  {r['name']}: {r['value']:.4g} {r['unit']}{value_spread}{ratio}{pct}")
     if "target" in r:
         verdict = {True: "MET", False: "MISSED", None: "not judged"}[r["target_met"]]
@@ -172,7 +175,8 @@ def table(data: dict) -> str:
         run = full[-1]
         for r in run["records"]:
             key = "ratio" if r.get("ratio") is not None else "value"
-            fig = f"{r[key]:.3g}{'x' if key == 'ratio' else ' ' + r['unit']}{_spread_text(r, key)}"
+            fig = (f"skipped: {r['skipped']}" if r[key] is None and r.get("skipped") else
+                   f"{r[key]:.3g}{'x' if key == 'ratio' else ' ' + r['unit']}{_spread_text(r, key)}")
             verdict = {True: "met", False: "missed", None: "-"}.get(r.get("target_met"), "-")
             cpu = run.get("cpu") or {}
             lines.append(f"| `{r['name']}` | {kind} | {cpu.get('model', '?')} | {(run.get('date') or '?')[:10]} "

@@ -83,6 +83,7 @@ MODULES: dict[str, str] = {
     "12_distributed": "distributed training and inference",
     "13_capstone": "capstone",
     "14_question_bank": "interview question bank",
+    "15_gpu_kernels": "GPU kernels in numba.cuda",
 }
 
 # The interview topics, in the order of the seed's interview section: id -> (English, Chinese) title.
@@ -118,6 +119,7 @@ MODULE_TOPICS: dict[str, tuple[str, ...]] = {
     "10_low_rank": ("low_rank",),
     "11_distill_share": ("compression",),
     "12_distributed": ("distributed_training", "distributed_inference"),
+    "15_gpu_kernels": ("inference_optimization", "heterogeneous_compute"),
 }
 
 
@@ -252,6 +254,7 @@ MODULES_ZH: dict[str, str] = {
     "12_distributed": "分布式训练与推理",
     "13_capstone": "综合项目",
     "14_question_bank": "面试题库",
+    "15_gpu_kernels": "用 numba.cuda 编写 GPU 内核",
 }
 
 
