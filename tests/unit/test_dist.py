@@ -178,6 +178,9 @@ def test_prints_come_back_prefixed_and_bad_world_sizes_are_refused(capsys):
 def test_the_same_function_runs_under_torchrun(tmp_path):
     script = tmp_path / "job.py"
     script.write_text(textwrap.dedent("""
+        import os
+        import sys
+
         import torch
         import torch.distributed as dist
         from llmcourse import dist as launch
@@ -188,11 +191,13 @@ def test_the_same_function_runs_under_torchrun(tmp_path):
             return t.item()
 
         if __name__ == "__main__":
-            print("RESULT", launch.main(rank_sum))
+            value = launch.main(rank_sum)
+            with open(sys.argv[1] + f"/{os.environ['RANK']}.out", "w") as fh:
+                fh.write(str(value))
         """))
     torchrun = Path(sys.executable).with_name("torchrun")
     env = {**os.environ, "PYTHONPATH": str(REPO), "GLOO_SOCKET_IFNAME": "lo" if sys.platform != "darwin" else "lo0"}
-    done = subprocess.run([str(torchrun), "--standalone", "--nproc-per-node", "2", str(script)], env=env,
+    done = subprocess.run([str(torchrun), "--standalone", "--nproc-per-node", "2", str(script), str(tmp_path)], env=env,
                           capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr[-2000:]
-    assert done.stdout.count("RESULT 3.0") == 2, done.stdout
+    assert [(tmp_path / f"{r}.out").read_text() for r in (0, 1)] == ["3.0", "3.0"]
