@@ -37,6 +37,7 @@ import linecache
 import multiprocessing as mp
 import os
 import pickle
+import re
 import socket
 import sys
 import tempfile
@@ -59,7 +60,7 @@ _CRUMB = 512  # bytes of breadcrumb per rank
 _TRACED = ("send", "recv", "isend", "irecv", "broadcast", "all_reduce", "reduce", "all_gather",
            "all_gather_into_tensor", "reduce_scatter", "reduce_scatter_tensor", "gather", "scatter",
            "all_to_all", "all_to_all_single", "barrier", "all_gather_object", "broadcast_object_list",
-           "batch_isend_irecv")
+           "batch_isend_irecv", "reduce_scatter_single", "all_gather_single", "monitored_barrier")
 
 
 class DistError(RuntimeError):
@@ -220,6 +221,9 @@ def _where() -> str:
     return "?"
 
 
+_UNTRACED: dict[str, Callable] = {}
+
+
 class _Crumbs:
     """One rank's breadcrumb: the last torch.distributed call entered, written in place to a small file."""
 
@@ -245,6 +249,7 @@ def _trace(crumbs: _Crumbs) -> None:
         original = getattr(dist, name, None)
         if original is None:
             continue
+        _UNTRACED[name] = original
 
         def traced(*args: Any, __name: str = name, __original: Callable = original, **kwargs: Any) -> Any:
             crumbs.count += 1
@@ -290,6 +295,8 @@ def _worker(rank: int, world_size: int, port: int, folder: str, payload: Any, ar
         with open(f"{base}.result.tmp", "wb") as fh:
             pickle.dump(result, fh)
         os.replace(f"{base}.result.tmp", f"{base}.result")
+        crumbs.write("finished, waiting for the other ranks (rank 0 also serves the group's key-value store)")
+        _exit_barrier()
         crumbs.write("finished")
     except BaseException as exc:  # noqa: BLE001 - everything a rank raises goes back to the notebook
         frames = [f for f in traceback.extract_tb(exc.__traceback__)
@@ -300,6 +307,15 @@ def _worker(rank: int, world_size: int, port: int, folder: str, payload: Any, ar
         sys.stdout.flush()
         # no destroy_process_group: it can block on ranks that failed; the process exits right away
         os._exit(0)
+
+
+def _exit_barrier() -> None:
+    """Leave together: a rank that exits early takes its sockets (and, on rank 0, the store) with it."""
+    try:
+        work = _UNTRACED["barrier"]()
+    except Exception:  # noqa: BLE001 - another rank failed; the supervisor reports it
+        return
+    del work
 
 
 _CONTEXT: Any = None
@@ -342,6 +358,9 @@ def free_port() -> int:
 def _tail(text: str, lines: int = 25) -> str:
     rows = text.rstrip().splitlines()
     return "\n".join(rows[-lines:])
+
+
+_HARMLESS = re.compile(r"hostname of the client socket cannot be retrieved|TCPStore.cpp.*recvValue failed")
 
 
 def _secondary(traceback_text: str) -> bool:
@@ -422,7 +441,7 @@ def _collect_results(fn: Callable, world_size: int, folder: str, failed_at: floa
             stuck[r] = _read_crumb(base / f"rank{r}.crumb")
     if echo:
         for r in range(world_size):
-            text = outputs[r]
+            text = "".join(line for line in outputs[r].splitlines(True) if not _HARMLESS.search(line))
             if r in failed:  # the traceback goes into the error, not twice
                 text = text.replace(failed[r], "")
             if text.strip():
