@@ -348,6 +348,25 @@ def _main_stays_home() -> Iterator[None]:
         main.__spec__ = None
 
 
+def shutdown() -> None:
+    """Stop the helper processes run() keeps warm (the forkserver and multiprocessing's resource tracker).
+
+    A later run() starts them again. Call it at the end of a notebook, so that nothing outlives the work.
+    """
+    global _CONTEXT
+    from multiprocessing import forkserver, resource_tracker
+
+    if _CONTEXT is None:
+        return
+    server = forkserver._forkserver
+    if getattr(server, "_forkserver_pid", None) is not None:
+        server._stop()
+    tracker = resource_tracker._resource_tracker
+    if getattr(tracker, "_pid", None) is not None:
+        tracker._stop()
+    _CONTEXT = None
+
+
 def free_port() -> int:
     """A TCP port on 127.0.0.1 that nothing listens on right now."""
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:

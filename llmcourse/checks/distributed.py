@@ -111,13 +111,12 @@ def ring_allreduce(fn: Callable) -> None:
 
 
 def _w_dp(rank: int, world_size: int, fn: Callable) -> Any:
-    torch.manual_seed(0)
     model = torch.nn.Embedding(2, 2).double()  # logits = the embedding row of each id
     with torch.no_grad():
-        model.weight.zero_()
+        model.weight.copy_(torch.tensor([[0.0, math.log(3.0)], [0.0, 0.0]], dtype=torch.float64))
     opt = torch.optim.SGD(model.parameters(), lr=1.0)
     ids = torch.tensor([[rank]])  # rank 0 sees token 0, rank 1 token 1
-    targets = torch.tensor([[0]])  # both predict class 0
+    targets = torch.tensor([[0]])  # both should predict class 0
     loss = fn(model, opt, ids, targets)
     return loss, model.weight.detach().clone()
 
@@ -126,15 +125,17 @@ def dp_train_step(fn: Callable) -> None:
     """Check dp_train_step on 2 ranks with a 2x2 embedding as the model (logits = row of the id)."""
     label = "dp_train_step"
     out = _launch(label, _w_dp, 2, fn)
-    # zero logits: loss ln 2 on both ranks. Rank r's gradient: row r gets softmax - onehot(0) = [-1/2, 1/2]
-    # (mean over its one token), the other row 0. Averaged over 2 ranks: every row [-1/4, 1/4]; SGD lr 1:
-    # weights [[1/4, -1/4], [1/4, -1/4]] (a sum instead of the mean would give +-1/2)
+    # rank 0: logits [0, ln 3] -> p = [1/4, 3/4], loss ln 4; rank 1: logits [0, 0] -> loss ln 2; the mean 1.5 ln 2.
+    # Gradients p - onehot(0): row 0 [-3/4, 3/4] from rank 0, row 1 [-1/2, 1/2] from rank 1. Averaged over the
+    # 2 ranks and one SGD step of lr 1: row 0 [3/8, ln 3 - 3/8], row 1 [1/4, -1/4] (a sum would move twice as far)
+    expected_w = [[0.375, math.log(3.0) - 0.375], [0.25, -0.25]]
     for r, (loss, weight) in enumerate(out):
         if not isinstance(loss, float):
             raise CheckFailed(f"{label}: return the loss as a Python float, got {type(loss).__name__}")
-        if not math.isclose(loss, math.log(2), rel_tol=1e-9):
-            raise CheckFailed(f"{label}, rank {r}: loss {loss}, expected ln 2 = {math.log(2):.6f}")
-        _tensor(label, f"2 ranks, rank {r}, weights after one SGD step", weight, [[0.25, -0.25], [0.25, -0.25]])
+        if not math.isclose(loss, 1.5 * math.log(2), rel_tol=1e-9):
+            raise CheckFailed(f"{label}, rank {r}: returned loss {loss}; the mean over ranks is (ln 4 + ln 2) / 2 = "
+                              f"{1.5 * math.log(2):.6f}")
+        _tensor(label, f"2 ranks, rank {r}, weights after one SGD step", weight, expected_w)
     _passed(label, 2)
 
 

@@ -991,7 +991,7 @@ for policy in ("round robin", "longest first", "work queue"):
 def fit_alpha_beta(n_bytes: np.ndarray, seconds: np.ndarray) -> tuple[float, float]:
     """n_bytes (k,), seconds (k,) -> (alpha seconds, beta seconds per byte) by least squares."""
     ### BEGIN SOLUTION
-    A = np.stack([np.ones(len(n_bytes)), np.asarray(n_bytes, dtype=float)], axis=1)  # (k, 2)
+    A = np.column_stack([np.ones(len(n_bytes)), np.asarray(n_bytes, dtype=float)])  # (k, 2)
     (alpha, beta), *_ = np.linalg.lstsq(A, np.asarray(seconds, dtype=float), rcond=None)
     return float(alpha), float(beta)
     ### END SOLUTION
@@ -1093,6 +1093,13 @@ plt.xlabel("bytes")
 plt.ylabel("seconds")
 plt.legend(fontsize=7)
 plt.show()
+
+# %% [markdown]
+# The launcher keeps a forkserver (a process that has already imported torch) warm between runs, so that a
+# run starts in milliseconds. Stop it when you are done; a later `launch.run` starts it again.
+
+# %%
+launch.shutdown()
 
 # %% [markdown]
 # ## 8. Summary

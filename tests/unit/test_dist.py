@@ -201,3 +201,14 @@ def test_the_same_function_runs_under_torchrun(tmp_path):
                           capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr[-2000:]
     assert [(tmp_path / f"{r}.out").read_text() for r in (0, 1)] == ["3.0", "3.0"]
+
+
+def test_shutdown_stops_the_helpers_and_a_later_run_starts_them_again():
+    from multiprocessing import forkserver
+
+    assert launch.run(rank_and_sum, 2, timeout=60)[1][2] == 3.0
+    pid = forkserver._forkserver._forkserver_pid
+    assert pid is not None
+    launch.shutdown()
+    assert forkserver._forkserver._forkserver_pid is None and gone(pid)
+    assert launch.run(rank_and_sum, 2, timeout=60)[0][2] == 3.0
