@@ -505,6 +505,8 @@ def main(fn: Callable, *args: Any, **kwargs: Any) -> Any:
         raise RuntimeError("llmcourse.dist.main expects torchrun's RANK/WORLD_SIZE; in a notebook use run(fn, n)")
     torch.set_num_threads(int(os.environ.get("LLMCOURSE_THREADS", "1")))
     backend = "nccl" if torch.cuda.is_available() and os.environ.get("LLMCOURSE_BACKEND") == "nccl" else "gloo"
+    if backend == "nccl":
+        torch.cuda.set_device(int(os.environ.get("LOCAL_RANK", "0")))
     dist.init_process_group(backend)
     try:
         return fn(dist.get_rank(), dist.get_world_size(), *args, **kwargs)
