@@ -139,6 +139,29 @@ def dp_train_step(fn: Callable) -> None:
     _passed(label, 2)
 
 
+def stale_sgd(fn: Callable) -> None:
+    """Check stale_sgd on g(w, t) = w - 1 (the gradient of (w - 1)^2 / 2), one dimension."""
+    label = "stale_sgd"
+
+    def grad(w: torch.Tensor, t: int) -> torch.Tensor:
+        return w - 1.0
+
+    cases = [
+        # tau = 0, lr 0.5: w halves its distance to 1 each step: 0, 0.5, 0.75, 0.875
+        (0, [0.0, 0.5, 0.75, 0.875]),
+        # tau = 1: step 0 and step 1 both use w_0 = 0 (g = -1): 0.5, 1.0; step 2 uses w_1 = 0.5: 1.0 + 0.25
+        (1, [0.0, 0.5, 1.0, 1.25]),
+    ]
+    for tau, expected in cases:
+        try:
+            got = fn(grad, torch.zeros(1, dtype=torch.float64), 0.5, 3, tau)
+        except NotImplementedError:
+            raise CheckFailed(f"{label}: not implemented yet (replace `raise NotImplementedError()` with your code)"
+                              ) from None
+        _tensor(label, f"tau = {tau}, lr 0.5, 3 steps from 0", got, [[v] for v in expected], atol=1e-12)
+    _passed(label, len(cases))
+
+
 # -------------------------------------------------------------------------------------------- §4 tensor par.
 
 

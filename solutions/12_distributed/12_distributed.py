@@ -32,6 +32,7 @@
 # | 1.2 | `gather_shards`: every rank's rows, in rank order | 1 |
 # | 2.1 | `ring_allreduce`: reduce-scatter then all-gather from send/recv | 3 |
 # | 3.1 | `dp_train_step`: a data-parallel SGD step equal to one big batch | 3 |
+# | 3.2 | `stale_sgd`: bounded-staleness SGD, the model of a parameter server | 2 |
 # | 4.1 | `shard_mlp`: column-parallel then row-parallel weights | 1 |
 # | 4.2 | `tp_mlp`: the tensor-parallel MLP with one all-reduce | 2 |
 # | 4.3 | `head_parallel_attention`: attention split by heads | 2 |
@@ -497,6 +498,137 @@ print(f"largest weight difference after {DP_STEPS} steps: {dp_max_diff:.1e}")
 bucket = dp_out[0][3]
 print(f"all-reduce of {dp_out[0][2]} gradient tensors one by one: {bucket['per tensor'] * 1e3:.2f} ms; "
       f"as one flat bucket: {bucket['one bucket'] * 1e3:.2f} ms")
+
+# %% [markdown]
+# ### Synchronous vs asynchronous updates
+#
+# Data parallelism as above is **synchronous**: every step waits for the slowest rank. A **parameter
+# server** lets workers run at their own pace: each worker fetches the current weights, computes a gradient,
+# and sends it to the server, which applies it at once. By then the server has applied the gradients of the
+# other workers, so the gradient is **stale**: computed at weights `τ` updates old. With `K` workers served
+# in turn, `τ = K − 1`. Bounded-staleness SGD is the model of it: `w_{t+1} = w_t − lr · g_t(w_{max(0, t − τ)})`.
+# Staleness acts like momentum you did not ask for: at a learning rate that is stable for synchronous SGD,
+# large `τ` makes the loss oscillate or diverge, because each step corrects an error the earlier steps already
+# corrected.
+
+# %% [markdown]
+# ### 3.2 Bounded-staleness SGD (2 points)
+#
+# `grad_fn(w, t)` returns the gradient of step `t`'s batch at weights `w`. Return the `(steps + 1, d)` history
+# of weights `w_0 … w_steps`, where step `t` applies the gradient computed at `w_{max(0, t − τ)}`
+# (`τ = 0`: plain SGD).
+
+# %% nbgrader={"grade": false, "grade_id": "stale_sgd", "locked": false, "solution": true, "schema_version": 3}
+def stale_sgd(grad_fn, w0: torch.Tensor, lr: float, steps: int, tau: int) -> torch.Tensor:
+    """w0 (d,) -> (steps + 1, d): w_{t+1} = w_t - lr * grad_fn(w_{max(0, t - tau)}, t)."""
+    ### BEGIN SOLUTION
+    ws = [w0.clone()]
+    for t in range(steps):
+        g = grad_fn(ws[max(0, t - tau)], t)
+        ws.append(ws[-1] - lr * g)
+    return torch.stack(ws)  # (steps + 1, d)
+    ### END SOLUTION
+
+
+# %% nbgrader={"grade": true, "grade_id": "stale_sgd_test", "locked": true, "points": 2, "solution": false, "schema_version": 3}
+checks.distributed.stale_sgd(stale_sgd)
+### BEGIN HIDDEN TESTS
+def _stale_ref(grad_fn, w0, lr, steps, tau):
+    ws = [w0.clone()]
+    for t in range(steps):
+        ws.append(ws[-1] - lr * grad_fn(ws[max(0, t - tau)], t))
+    return torch.stack(ws)
+
+
+_g = torch.Generator().manual_seed(1232)
+for _d, _steps, _tau, _lr in [(3, 10, 0, 0.1), (2, 12, 1, 0.3), (4, 9, 4, 0.05), (1, 5, 7, 0.5), (2, 0, 2, 0.1),
+                              (5, 20, 3, -0.01)]:
+    _A = torch.randn(_steps + 1, _d, _d, generator=_g, dtype=torch.float64)
+    _b = torch.randn(_steps + 1, _d, generator=_g, dtype=torch.float64) * 100
+
+    def _grad(w, t, _A=_A, _b=_b):
+        return _A[t] @ w - _b[t]
+    _w0 = torch.randn(_d, generator=_g, dtype=torch.float64)
+    _got = stale_sgd(_grad, _w0, _lr, _steps, _tau)
+    _exp = _stale_ref(_grad, _w0, _lr, _steps, _tau)
+    assert isinstance(_got, torch.Tensor) and _got.shape == _exp.shape, (
+        f"d={_d}, steps={_steps}: expected shape {tuple(_exp.shape)}, got {getattr(_got, 'shape', type(_got))}")
+    assert torch.allclose(_got, _exp, rtol=1e-10, atol=1e-10), (
+        f"d={_d}, steps={_steps}, tau={_tau}: weights differ from w_t+1 = w_t - lr g(w_max(0, t - tau))")
+    assert torch.equal(_w0, _exp[0]), "do not change w0 in place"
+### END HIDDEN TESTS
+
+# %% [markdown]
+# **A real parameter server.** Rank 0 holds the weights of a linear regression; ranks `1 … K` are workers,
+# served in turn: the server receives worker `k`'s gradient, applies it, and sends the new weights back to
+# `k` only. Every gradient is therefore computed at weights `K − 1` updates old, and the server's weights
+# must equal `stale_sgd` with `τ = K − 1` (the cell checks it). The plot shows the loss for `τ = 0, 1, 4`
+# (`K = 1, 2, 5` workers) at the same learning rate on the same batches.
+
+# %%
+PS_STEPS = env.size(60, 20)
+PS_D, PS_BATCH, PS_LR = 8, 16, 0.2
+_ps_g = torch.Generator().manual_seed(3)
+ps_X = torch.randn(PS_STEPS * PS_BATCH, PS_D, generator=_ps_g, dtype=torch.float64)
+ps_y = ps_X @ torch.linspace(-1, 1, PS_D, dtype=torch.float64) + 0.1 * torch.randn(len(ps_X), generator=_ps_g,
+                                                                                      dtype=torch.float64)
+
+
+def ps_grad(w, t):
+    X, y = ps_X[t * PS_BATCH:(t + 1) * PS_BATCH], ps_y[t * PS_BATCH:(t + 1) * PS_BATCH]  # (b, d), (b,)
+    return 2 * X.T @ (X @ w - y) / len(y)
+
+
+def ps_loss(w):
+    return ((ps_X @ w - ps_y) ** 2).mean().item()
+
+
+def parameter_server(rank, world_size, steps, lr):
+    K = world_size - 1  # workers 1..K
+    w = torch.zeros(PS_D, dtype=torch.float64)
+    if rank == 0:
+        for k in range(1, world_size):
+            dist.send(w, dst=k)
+        history = [w.clone()]
+        for t in range(steps):
+            k = 1 + t % K
+            g = torch.empty_like(w)
+            dist.recv(g, src=k)
+            w = w - lr * g
+            history.append(w.clone())
+            if t + K < steps:  # worker k has another step to do
+                dist.send(w, dst=k)
+        return torch.stack(history)
+    for t in range(rank - 1, steps, K):  # this worker's steps
+        dist.recv(w, src=0)
+        dist.send(ps_grad(w, t), dst=0)
+    return None
+
+
+ps_curves = {}
+for tau in (0, 1, 4):
+    served = launch.run(parameter_server, tau + 2, PS_STEPS, PS_LR, timeout=120)[0]
+    model = stale_sgd(ps_grad, torch.zeros(PS_D, dtype=torch.float64), PS_LR, PS_STEPS, tau)
+    ps_gap = (served - model).abs().max().item()
+    assert ps_gap < 1e-12, f"the parameter server with {tau + 1} workers differs from stale_sgd(tau={tau})"
+    ps_curves[tau] = [ps_loss(w) for w in served]
+    print(f"tau = {tau} ({tau + 1} workers): final loss {ps_curves[tau][-1]:.4g}, "
+          f"largest loss on the way {max(ps_curves[tau]):.4g}; equal to stale_sgd (max gap {ps_gap:.0e})")
+plt.figure(figsize=(4.5, 3))
+for tau, curve in ps_curves.items():
+    plt.semilogy(curve, label=f"tau = {tau}")
+plt.xlabel("server update")
+plt.ylabel("mean squared error")
+plt.legend()
+plt.show()
+
+# %% [markdown]
+# At this learning rate synchronous SGD converges, and so does `τ = 1` (its final loss is below a tenth of the
+# starting loss<!--? ps_curves[1][-1] < 0.1 * ps_curves[1][0] -->); with `τ = 4` the same learning rate
+# diverges: the final loss is above the starting one<!--? ps_curves[4][-1] > ps_curves[4][0] -->. A
+# parameter server therefore either bounds the staleness (the server makes a fast worker wait when it is
+# more than `τ` updates ahead: stale-synchronous parallel, Ho et al., 2013) or lowers the learning rate as
+# `τ` grows.
 
 # %% [markdown]
 # ## 4. Tensor parallelism
@@ -1107,7 +1239,9 @@ launch.shutdown()
 # * Collectives are calls every rank makes in the same order; `all_reduce` sums, so gradients and logged
 #   losses need a division by `N`.
 # * A ring all-reduce sends `2(N − 1)/N · S` bytes per rank: reduce-scatter, then all-gather.
-# * Data parallelism with averaged gradients is, to rounding, one process on the whole batch.
+# * Data parallelism with averaged gradients is, to rounding, one process on the whole batch; a parameter
+#   server's asynchronous updates are bounded-staleness SGD, and staleness can turn a stable learning rate
+#   unstable.
 # * Tensor parallelism: column-parallel, then row-parallel, one all-reduce, bias once; attention by whole heads.
 # * Pipeline parallelism idles `(p − 1)/(m + p − 1)` of the time in its bubble; micro-batches shrink it.
 # * Sharded inference must put results back in request order; longest-first and a work queue beat round

@@ -178,6 +178,29 @@ def ring_allreduce(t):
     return logged.item()
 """,
     },
+    "stale_sgd": {
+        "ignores_tau": """
+def stale_sgd(grad_fn, w0, lr, steps, tau):
+    ws = [w0.clone()]
+    for t in range(steps):
+        ws.append(ws[-1] - lr * grad_fn(ws[-1], t))
+    return torch.stack(ws)
+""",
+        "one_step_too_stale": """
+def stale_sgd(grad_fn, w0, lr, steps, tau):
+    ws = [w0.clone()]
+    for t in range(steps):
+        ws.append(ws[-1] - lr * grad_fn(ws[max(0, t - tau - 1)], t))
+    return torch.stack(ws)
+""",
+        "skips_first_steps": """
+def stale_sgd(grad_fn, w0, lr, steps, tau):
+    ws = [w0.clone()]
+    for t in range(steps):
+        ws.append(ws[-1] - lr * grad_fn(ws[t - tau], t) if t >= tau else ws[-1].clone())
+    return torch.stack(ws)
+""",
+    },
     "shard_mlp": {
         "swapped_rows_and_columns": """
 def shard_mlp(W1, b1, W2, rank, world_size):
@@ -427,6 +450,16 @@ def gather_shards(x):
     logged = loss.detach().clone()
     dist.all_reduce(logged, op=dist.ReduceOp.AVG)
     return float(logged)
+""",
+    },
+    "stale_sgd": {
+        "history_list": """
+def stale_sgd(grad_fn, w0, lr, steps, tau):
+    w, hist = w0.clone(), [w0.clone()]
+    for t in range(steps):
+        w = w - lr * grad_fn(hist[max(0, t - tau)], t)
+        hist.append(w)
+    return torch.stack(hist)
 """,
     },
     "shard_mlp": {
