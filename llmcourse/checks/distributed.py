@@ -21,7 +21,7 @@ from ._core import CheckFailed
 def _launch(label: str, worker: Callable, world_size: int, *args: Any) -> list[Any]:
     """Run worker on world_size ranks; turn a failed run into a CheckFailed that says what happened."""
     try:
-        return launch.run(worker, world_size, *args, timeout=60)
+        return launch.run(worker, world_size, *args, timeout=30)
     except launch.DistError as err:
         text = str(err)
         if "NotImplementedError" in text:

@@ -161,7 +161,7 @@ def _w_mean(rank, world_size, seed, shape, scale, dtype):
 
 for _n, _shape, _scale, _dtype in [(1, (3,), 1.0, torch.float32), (2, (4, 5), 1e6, torch.float64),
                                    (4, (7,), 1e-6, torch.float64), (3, (2, 3, 2), 50.0, torch.float32)]:
-    for _same, _got, _exp in launch.run(_w_mean, _n, 1201 + _n, _shape, _scale, _dtype, timeout=60):
+    for _same, _got, _exp in launch.run(_w_mean, _n, 1201 + _n, _shape, _scale, _dtype, timeout=20):
         assert _same, "return the tensor you were given (averaged in place)"
         assert _got.dtype == _dtype, "keep the dtype"
         assert torch.allclose(_got, _exp, rtol=1e-5, atol=1e-12 * _scale), (
@@ -195,7 +195,7 @@ def _w_gather(rank, world_size, seed, n, C):
 
 
 for _n_ranks, _rows, _cols in [(1, 2, 3), (3, 1, 4), (4, 3, 1), (2, 5, 2)]:
-    for _r, (_got, _full) in enumerate(launch.run(_w_gather, _n_ranks, 1210 + _n_ranks, _rows, _cols, timeout=60)):
+    for _r, (_got, _full) in enumerate(launch.run(_w_gather, _n_ranks, 1210 + _n_ranks, _rows, _cols, timeout=20)):
         assert isinstance(_got, torch.Tensor) and _got.shape == _full.shape, (
             f"{_n_ranks} ranks of ({_rows}, {_cols}): expected shape {tuple(_full.shape)}, got "
             f"{getattr(_got, 'shape', type(_got))}")
@@ -289,7 +289,7 @@ for _n, _shape, _dtype, _scale in [(2, (6,), torch.float64, 1.0), (3, (10,), tor
                                    (4, (7,), torch.float64, 1.0), (3, (2,), torch.float64, 1.0),
                                    (4, (3, 5), torch.float32, 1e-4), (1, (4,), torch.float64, 1.0),
                                    (4, (1001,), torch.float64, -5.0), (2, (1,), torch.float32, 1.0)]:
-    _out = launch.run(_w_ring, _n, 1220 + _n, _shape, _dtype, _scale, timeout=60)
+    _out = launch.run(_w_ring, _n, 1220 + _n, _shape, _dtype, _scale, timeout=20)
     _S = _out[0][4]
     for _r, (_got, _exp, _reported, _counted, _) in enumerate(_out):
         assert _got.shape == _exp.shape and _got.dtype == _dtype, "sum in place: same shape and dtype"
@@ -419,7 +419,7 @@ def _single(seed, steps, B, lr):
 
 for _n, _steps, _B_r, _lr in [(2, 3, 2, 0.5), (3, 2, 1, 1.0), (1, 2, 3, 0.5), (4, 2, 1, 0.3)]:
     _ref_losses, _ref_state = _single(1230 + _n, _steps, _B_r * _n, _lr)
-    for _r, (_losses, _state) in enumerate(launch.run(_w_dp, _n, 1230 + _n, _steps, _B_r, _lr, timeout=120)):
+    for _r, (_losses, _state) in enumerate(launch.run(_w_dp, _n, 1230 + _n, _steps, _B_r, _lr, timeout=30)):
         assert all(isinstance(x, float) for x in _losses), "return the loss as a Python float"
         assert np.allclose(_losses, _ref_losses, rtol=1e-9, atol=1e-12), (
             f"{_n} ranks: rank {_r} returned losses {_losses}, one process on the whole batch gets {_ref_losses} "
@@ -727,7 +727,7 @@ def _w_tp(rank, world_size, seed, shape, C, H, scale):
 
 for _n, _shape, _C, _H, _scale in [(2, (3,), 4, 8, 1.0), (3, (2, 5), 3, 7, 2.0), (4, (1,), 2, 6, 0.1),
                                    (1, (4,), 3, 5, 1.0), (3, (2,), 5, 3, 30.0)]:
-    for _r, (_y, _ref, _calls) in enumerate(launch.run(_w_tp, _n, 1242 + _n, _shape, _C, _H, _scale, timeout=60)):
+    for _r, (_y, _ref, _calls) in enumerate(launch.run(_w_tp, _n, 1242 + _n, _shape, _C, _H, _scale, timeout=20)):
         assert _y.shape == _ref.shape, f"{_n} ranks: expected shape {tuple(_ref.shape)}, got {tuple(_y.shape)}"
         assert torch.allclose(_y, _ref, rtol=1e-9, atol=1e-9), (
             f"{_n} ranks, C={_C}, H={_H}: rank {_r} differs from the unsharded MLP (b2 added more than once?)")
@@ -787,7 +787,7 @@ def _w_heads(rank, world_size, seed, B, T, C, n_head, scale):
 
 for _n, _B, _T, _C, _nh, _scale in [(2, 2, 5, 8, 4, 1.0), (2, 1, 4, 6, 3, 1.0), (3, 2, 3, 4, 2, 1.0),
                                     (4, 1, 6, 12, 6, 3.0), (1, 1, 3, 4, 2, 1.0), (3, 1, 7, 10, 5, 10.0)]:
-    for _r, (_y, _ref) in enumerate(launch.run(_w_heads, _n, 1243 + _n, _B, _T, _C, _nh, _scale, timeout=60)):
+    for _r, (_y, _ref) in enumerate(launch.run(_w_heads, _n, 1243 + _n, _B, _T, _C, _nh, _scale, timeout=20)):
         assert _y.shape == _ref.shape, f"expected shape {tuple(_ref.shape)}, got {tuple(_y.shape)}"
         assert torch.allclose(_y, _ref, rtol=1e-9, atol=1e-9), (
             f"{_n} ranks, {_nh} heads, C={_C}: rank {_r} differs from causal multi-head attention "
@@ -862,7 +862,7 @@ def _w_pipe(rank, world_size, seed, B, C, m):
 
 
 for _n, _B, _C, _m in [(2, 6, 3, 3), (3, 7, 2, 4), (4, 5, 4, 5), (1, 4, 2, 2), (3, 8, 3, 1), (2, 9, 2, 4)]:
-    _out = launch.run(_w_pipe, _n, 1250 + _n, _B, _C, _m, timeout=60)
+    _out = launch.run(_w_pipe, _n, 1250 + _n, _B, _C, _m, timeout=20)
     for _r, (_got, _ref, _sends) in enumerate(_out):
         if _r < _n - 1:
             assert _got is None, f"{_n} ranks: rank {_r} is not the last stage and should return None"
@@ -995,7 +995,7 @@ def _w_shard(rank, world_size, requests):
 
 for _n, _reqs in [(2, [3, -1, 4, 1, 5]), (3, list(range(10, 0, -1))), (4, [7, 7]), (3, []), (1, [2, 9]),
                   (4, list(range(9)))]:
-    for _r, _got in enumerate(launch.run(_w_shard, _n, _reqs, timeout=60)):
+    for _r, _got in enumerate(launch.run(_w_shard, _n, _reqs, timeout=20)):
         assert [g[0] for g in _got] == _reqs, f"{_n} ranks, requests {_reqs}: rank {_r} got results in order {_got}"
         assert all(g[2] == g[0] ** 2 for g in _got), "results must be fn(request)"
         assert [g[1] for g in _got] == [i % _n for i in range(len(_reqs))], (
