@@ -29,6 +29,8 @@ import torch.distributed as dist
 
 from llmcourse import dist as launch
 
+REPEAT = 3  # runs of this module per `python -m benchmarks` (each in its own process); records give the median
+
 
 def ring_allreduce(t: torch.Tensor) -> None:
     """Sum t over the ranks in place: N - 1 reduce-scatter steps, then N - 1 all-gather steps."""
