@@ -330,7 +330,7 @@ def ring_vs_gloo(rank, world_size, n, rounds):
     return times
 
 
-ring_times = launch.run(ring_vs_gloo, 2, RING_ELEMS, RING_ROUNDS, timeout=300)[0]
+ring_times = launch.run(ring_vs_gloo, 2, RING_ELEMS, RING_ROUNDS, timeout=60)[0]
 ring_ratio = statistics.median(g / r for g, r in zip(ring_times["gloo"], ring_times["ring"], strict=True))
 print(f"{RING_ELEMS * 4 / 1e6:.1f} MB on 2 ranks: ring {statistics.median(ring_times['ring']) * 1e3:.1f} ms, "
       f"gloo all_reduce {statistics.median(ring_times['gloo']) * 1e3:.1f} ms; "
@@ -480,7 +480,7 @@ def dp_worker(rank, world_size, steps, B, T):
     return losses, model.state_dict(), len(grads), {k: min(v) for k, v in timing.items()}
 
 
-dp_out = launch.run(dp_worker, 2, DP_STEPS, DP_B, DP_T, timeout=300)
+dp_out = launch.run(dp_worker, 2, DP_STEPS, DP_B, DP_T, timeout=60)
 torch.manual_seed(0)
 dp_ref = TinyGPT(GPTConfig())
 dp_opt = torch.optim.SGD(dp_ref.parameters(), lr=0.1)
@@ -526,7 +526,7 @@ def stale_sgd(grad_fn, w0: torch.Tensor, lr: float, steps: int, tau: int) -> tor
     for t in range(steps):
         g = grad_fn(ws[max(0, t - tau)], t)
         ws.append(ws[-1] - lr * g)
-    return torch.stack(ws)  # (steps + 1, d)
+    return torch.vstack(ws)  # (steps + 1, d)
     ### END SOLUTION
 
 
@@ -607,7 +607,7 @@ def parameter_server(rank, world_size, steps, lr):
 
 ps_curves = {}
 for tau in (0, 1, 4):
-    served = launch.run(parameter_server, tau + 2, PS_STEPS, PS_LR, timeout=120)[0]
+    served = launch.run(parameter_server, tau + 2, PS_STEPS, PS_LR, timeout=60)[0]
     model = stale_sgd(ps_grad, torch.zeros(PS_D, dtype=torch.float64), PS_LR, PS_STEPS, tau)
     ps_gap = (served - model).abs().max().item()
     assert ps_gap < 1e-12, f"the parameter server with {tau + 1} workers differs from stale_sgd(tau={tau})"
@@ -942,7 +942,7 @@ def timed_pipeline(rank, world_size, B, C, m):
 
 pipe_bubbles = {}
 for m in PIPE_MS:
-    res = launch.run(timed_pipeline, 2, PIPE_B, PIPE_C, m, timeout=120)
+    res = launch.run(timed_pipeline, 2, PIPE_B, PIPE_C, m, timeout=60)
     wall = max(w for _, w in res)
     pipe_bubbles[m] = 1 - sum(b for b, _ in res) / (len(res) * wall)
     print(f"m = {m}: measured bubble {pipe_bubbles[m]:.2f}, (p-1)/(m+p-1) = {1 / (m + 1):.2f}")
@@ -1092,7 +1092,7 @@ def serve(rank, world_size, policy, new_tokens, prompts):
 
 lb_makespan, lb_bound = {}, {}
 for policy in ("round robin", "longest first", "work queue"):
-    res = launch.run(serve, 2, policy, req_new, req_prompts, timeout=300)
+    res = launch.run(serve, 2, policy, req_new, req_prompts, timeout=60)
     per_request = {i: s for _, done in res for i, s in done}
     lb_makespan[policy] = max(w for w, _ in res)
     lb_bound[policy] = max(max(per_request.values()), sum(per_request.values()) / 2)
@@ -1201,7 +1201,7 @@ def measure_comm(rank, world_size, sizes, ring_sizes, repeats):
 
 
 ab_ring_sizes = [int(n * 1.5) for n in AB_SIZES[1::2]]
-ab = launch.run(measure_comm, 2, AB_SIZES, ab_ring_sizes, AB_REPEATS, timeout=300)[0]
+ab = launch.run(measure_comm, 2, AB_SIZES, ab_ring_sizes, AB_REPEATS, timeout=60)[0]
 ab_a, ab_b = fit_alpha_beta(np.array(AB_SIZES) * 4.0, np.array(ab["gloo all_reduce"]))
 ab_alpha, ab_beta = ab_a / 2, ab_b  # two ranks: intercept 2 alpha, slope beta
 ab_pred = [ring_allreduce_time(ab_alpha, ab_beta, 4.0 * n, 2) for n in ab_ring_sizes]
