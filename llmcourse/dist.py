@@ -448,6 +448,8 @@ def _collect_results(fn: Callable, world_size: int, folder: str, failed_at: floa
     base = Path(folder)
     outputs = {r: (base / f"rank{r}.out").read_text(errors="replace") if (base / f"rank{r}.out").exists() else ""
                for r in range(world_size)}
+    outputs = {r: "".join(line for line in text.splitlines(True) if not _HARMLESS.search(line))
+               for r, text in outputs.items()}
     results, failed, stuck, when = {}, {}, {}, {}
     for r in range(world_size):
         if (base / f"rank{r}.result").exists():
@@ -460,7 +462,7 @@ def _collect_results(fn: Callable, world_size: int, folder: str, failed_at: floa
             stuck[r] = _read_crumb(base / f"rank{r}.crumb")
     if echo:
         for r in range(world_size):
-            text = "".join(line for line in outputs[r].splitlines(True) if not _HARMLESS.search(line))
+            text = outputs[r]
             if r in failed:  # the traceback goes into the error, not twice
                 text = text.replace(failed[r], "")
             if text.strip():
