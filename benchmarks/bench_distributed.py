@@ -1,6 +1,6 @@
 """Module 12's records: a send/recv ring all-reduce against gloo's own, and the alpha-beta communication model.
 
-    python -m benchmarks distributed            # ring_allreduce_4r_16MB, comm_model_error_pct
+    python -m benchmarks distributed            # ring_allreduce_4r_16MB, comm_model_error_pct, dp_step_scaling_2r
     python -m benchmarks distributed --quick    # tiny sizes, for checking the plumbing
 
 Both run real gloo process groups over loopback, started with llmcourse.dist.run (one torch thread per rank).
@@ -16,6 +16,10 @@ machine the 4 ranks share the cores.
 a least-squares line t = 2 alpha + beta n (the ring model on 2 ranks) gives alpha and beta; the model
 2 (N-1) (alpha + beta n / N) then predicts the ring above at 4 held-out sizes between them. The value is the
 median of the signed errors in percent; the record also lists each size's error.
+
+`dp_step_scaling_2r`: one SGD step of the course GPT (fresh weights, global batch 16 x 64 tokens) on 1 rank,
+over the same step on 2 ranks with 8 rows each and one flat-bucket all-reduce of the gradients (median of 7
+steps, the slower rank's time). The limit is 2 (two cores, perfect scaling); no target is set.
 """
 
 from __future__ import annotations
@@ -147,9 +151,63 @@ def model_record(quick: bool) -> dict:
     }
 
 
+def _dp_steps(rank: int, world_size: int, batch: int, seq: int, steps: int, tiny: bool) -> list[float]:
+    """Time data-parallel SGD steps of the course GPT (fresh weights): each rank takes batch // world_size rows."""
+    from llmcourse.model import GPTConfig, TinyGPT
+
+    torch.manual_seed(0)
+    cfg = GPTConfig(n_layer=1, n_head=2, d_model=16, block_size=seq) if tiny else GPTConfig(block_size=seq)
+    model = TinyGPT(cfg)
+    opt = torch.optim.SGD(model.parameters(), lr=0.1)
+    g = torch.Generator().manual_seed(1)
+    ids = torch.randint(0, cfg.vocab_size, (batch, seq + 1), generator=g)
+    mine = ids[rank * batch // world_size:(rank + 1) * batch // world_size]
+    times = []
+    for i in range(steps + 1):
+        dist.barrier()
+        t0 = time.perf_counter()
+        logits = model(mine[:, :-1])
+        loss = torch.nn.functional.cross_entropy(logits.flatten(0, 1), mine[:, 1:].flatten())
+        opt.zero_grad()
+        loss.backward()
+        if world_size > 1:
+            grads = [p.grad for p in model.parameters()]
+            flat = torch.cat([x.view(-1) for x in grads])
+            dist.all_reduce(flat)
+            flat /= world_size
+            for x, part in zip(grads, torch.split(flat, [x.numel() for x in grads]), strict=True):
+                x.copy_(part.view_as(x))
+        opt.step()
+        dist.barrier()
+        if i:  # step 0 warms up
+            times.append(time.perf_counter() - t0)
+    return times
+
+
+def scaling_record(quick: bool) -> dict:
+    """dp_step_scaling_2r: one data-parallel step of the same global batch on 1 rank over 2 ranks."""
+    batch, seq, steps = (4, 8, 2) if quick else (16, 64, 7)
+    one = launch.run(_dp_steps, 1, batch, seq, steps, quick, timeout=600)[0]
+    two = launch.run(_dp_steps, 2, batch, seq, steps, quick, timeout=600)
+    two_steps = [max(a, b) for a, b in zip(two[0], two[1], strict=True)]
+    ratio = statistics.median(one) / statistics.median(two_steps)
+    return {
+        "name": "dp_step_scaling_2r",
+        "value": ratio,
+        "unit": "x",
+        "baseline": f"the same SGD step of the course GPT on 1 rank (global batch {batch} x {seq} tokens)",
+        "ratio": ratio,
+        "limit": 2.0,
+        "pct_of_limit": 50 * ratio,
+        "one_rank_s": statistics.median(one),
+        "two_ranks_s": statistics.median(two_steps),
+        "note": "2 ranks, one torch thread each, flat-bucket gradient all-reduce; limit 2 = perfect scaling on 2 cores",
+    }
+
+
 def run(quick: bool) -> list[dict]:
-    """Records ring_allreduce_4r_16MB and comm_model_error_pct."""
+    """Records ring_allreduce_4r_16MB, comm_model_error_pct and dp_step_scaling_2r."""
     try:
-        return [ring_record(quick), model_record(quick)]
+        return [ring_record(quick), model_record(quick), scaling_record(quick)]
     finally:
         launch.shutdown()

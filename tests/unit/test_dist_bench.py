@@ -25,10 +25,11 @@ def test_the_benchmark_ring_sums_like_all_reduce_for_awkward_lengths():
 
 def test_quick_run_gives_valid_records_with_targets():
     records = bench_distributed.run(quick=True)
-    assert [r["name"] for r in records] == ["ring_allreduce_4r_16MB", "comm_model_error_pct"]
+    assert [r["name"] for r in records] == ["ring_allreduce_4r_16MB", "comm_model_error_pct", "dp_step_scaling_2r"]
     for r in records:
         runner.validate(r)
-        assert r["name"] in targets.TARGETS
-    ring, model = records
+    assert {r["name"] for r in records[:2]} <= set(targets.TARGETS)
+    ring, model, scaling = records
+    assert scaling["value"] > 0 and scaling["one_rank_s"] > 0
     assert ring["value"] > 0 and ring["ring_s"] > 0 and ring["gloo_s"] > 0
     assert len(model["errors_pct"]) == 4 and model["beta_s_per_byte"] == model["beta_s_per_byte"]
