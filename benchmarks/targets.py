@@ -39,6 +39,8 @@ TARGETS: dict[str, dict[str, Any]] = {
                                             "what": "error of the predicted decode step, one-thread BLAS"},
     "kv_cache_speedup_1024": {"field": "value", "min": {"*": 15.0}, "what": "speed-up of the KV cache"},
     "grading_overhead_ratio": {"field": "value", "max": {"*": 1.2}, "what": "grading time over stock nbgrader"},
+    "ring_allreduce_4r_16MB": {"field": "ratio", "min": {"*": 0.8}, "what": "send/recv ring over gloo all_reduce"},
+    "comm_model_error_pct": {"field": "value", "abs_max": {"*": 30.0}, "what": "alpha-beta prediction of the ring"},
 }
 
 
