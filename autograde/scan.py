@@ -313,8 +313,15 @@ class _Visitor(ast.NodeVisitor):
             return self.protected(node.args[0])
         return self.resolve(node) == "sys.modules" or self.protected(node)
 
+    def array_stack(self, node: ast.Attribute) -> bool:
+        """np.stack, torch.stack, x.stack: only inspect.stack walks frames (and importing inspect is flagged)."""
+        if node.attr != "stack":
+            return False
+        base = self.resolve(node.value)
+        return base is None or not base.startswith("inspect")
+
     def visit_Attribute(self, node: ast.Attribute) -> None:
-        if node.attr in _INTROSPECTION_ATTRS:
+        if node.attr in _INTROSPECTION_ATTRS and not self.array_stack(node):
             self.add("introspection", node)
         if node.attr in _IPYTHON_ATTRS and _root_name(node) in ("get_ipython", "ip", "shell", "ipython", "_ip"):
             self.add("ipython_hooks", node)

@@ -61,6 +61,7 @@ def _opts(course: classgen.Course, out: Path, **kw) -> GradeOptions:
     ("m = __import__('os')", "dynamic_code"),
     ("import sys\nf = sys._getframe(1).f_locals", "introspection"),
     ("import gc\ngc.get_objects()", "introspection"),
+    ("import inspect as i\nframes = i.stack()", "introspection"),
     ("open('/work/main/solutions/x.ipynb').read()", "path_outside"),
     ("open('../other/notebook.ipynb')", "path_outside"),
     ("import os\nos.environ.get('NBGRADER_EXECUTION')", "grading_detection"),
@@ -95,6 +96,7 @@ def test_scan_flags(source, rule):
     "def softmax(x, axis=-1):\n    z = x - x.max(axis=axis, keepdims=True)\n    e = np.exp(z)\n"
     "    return e / e.sum(axis=axis, keepdims=True)",
     "import math\nanswer = math.log(48)",
+    "y = np.stack([a, b])\nz = torch.stack([t, t], dim=0)\nw = h.stack(1)",
     "counts = np.zeros((V, V), dtype=np.int64)\nnp.add.at(counts, (ids[:-1], ids[1:]), 1)",
     "with open('notes.txt', 'w') as fh:\n    fh.write('ok')",
     "import numpy as xx\nrng = xx.random.default_rng(0)\nrng.shuffle(a)\nx = xx.zeros(3)\nx.shape = (3, 1)",
