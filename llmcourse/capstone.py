@@ -284,8 +284,7 @@ def evaluate(fn: Callable[[np.ndarray], np.ndarray], text: str, n_tasks: int, se
 
 # --- the rules ----------------------------------------------------------------------------------------
 
-_GUARD = {"on": False, "paths": (str(Path(CHECKPOINT).resolve()),)}
-_HOOKED = False
+_GUARD = {"on": False, "hooked": False, "paths": (str(Path(CHECKPOINT).resolve()),)}
 
 
 def _audit(event: str, args: tuple) -> None:
@@ -300,10 +299,9 @@ def _audit(event: str, args: tuple) -> None:
 @contextlib.contextmanager
 def checkpoint_guard() -> Iterator[None]:
     """While active, any attempt to open the fp32 checkpoint file raises CapstoneError."""
-    global _HOOKED
-    if not _HOOKED:
+    if not _GUARD["hooked"]:  # module attributes are never rebound: the grader's helper guard watches them
         sys.addaudithook(_audit)
-        _HOOKED = True
+        _GUARD["hooked"] = True
     _GUARD["on"] = True
     try:
         yield
@@ -426,8 +424,7 @@ def _check_self_contained(compress: Callable, forward: Callable, config: dict, p
                             "everything forward needs must be in the compressed dict, where it is counted")
     f_course = fp32_forward(config, params, ids).astype(np.float64)
     f_other = fp32_forward(config, other, ids).astype(np.float64)
-    gap = np.linalg.norm(f_other - f_course)
-    if not np.linalg.norm(y2 - f_other) < 0.5 * gap:
+    if not np.linalg.norm(y2 - f_other) < np.linalg.norm(y2 - f_course):
         raise CapstoneError("compressing a different checkpoint (the course model with its blocks reversed) gave "
                             "logits that do not follow that checkpoint: forward must run from the compressed "
                             "dict alone, not from the course's fp32 weights")

@@ -272,15 +272,17 @@ def forward(compressed: dict, ids: np.ndarray) -> np.ndarray:
 # The first cell measures your compressed model through your forward pass (format, bytes, budget), the second the forward pass itself (the rules and its speed).
 
 # %% nbgrader={"grade": true, "grade_id": "compress_test", "locked": true, "points": 5, "solution": false, "schema_version": 3}
-checks.capstone.compress(compress, forward, N_CHARS, N_TASKS)
 ### BEGIN HIDDEN TESTS
 _cfg, _params = capstone.load()
 _ids = tok.encode("\nrecall a=1 b=2 c=3 ? b=2\nthe tall king lives on the hill.\n")[None]
 capstone.check_self_contained(compress, forward, _cfg, _params, _ids)
 _hidden = capstone.measure(compress, forward, _cfg, _params, 977_331, env.size(8000, 2000), env.size(100, 30))
+print(capstone.leaderboard_line(_hidden))
+### END HIDDEN TESTS
+checks.capstone.compress(compress, forward, N_CHARS, N_TASKS)
+### BEGIN HIDDEN TESTS
 assert not _hidden["problems"], "over the budget on the hidden held-out text: " + "; ".join(_hidden["problems"])
 assert _hidden["bytes"] == capstone.stored_bytes(_hidden["compressed"]) > 0
-print(capstone.leaderboard_line(_hidden))
 2 + capstone.tier(_hidden["bytes_ratio"], capstone.BYTE_TIERS, smaller_is_better=True)
 ### END HIDDEN TESTS
 
