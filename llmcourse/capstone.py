@@ -289,11 +289,12 @@ _GUARD = {"on": False, "hooked": False, "paths": (str(Path(CHECKPOINT).resolve()
 
 def _audit(event: str, args: tuple) -> None:
     if _GUARD["on"] and event == "open" and args and isinstance(args[0], (str, bytes, Path)):
-        path = args[0].decode() if isinstance(args[0], bytes) else str(args[0])
-        with contextlib.suppress(OSError, ValueError):
-            if str(Path(path).resolve()) in _GUARD["paths"]:
-                raise CapstoneError("the forward pass opened the fp32 checkpoint: it must run from the "
-                                    "compressed model alone")
+        resolved = None
+        with contextlib.suppress(OSError, ValueError, UnicodeDecodeError):
+            resolved = str(Path(args[0].decode() if isinstance(args[0], bytes) else args[0]).resolve())
+        if resolved in _GUARD["paths"]:
+            raise CapstoneError("the fp32 checkpoint was opened during a graded call: the compressed model "
+                                "must be computed and run without it at run time")
 
 
 @contextlib.contextmanager
