@@ -21,7 +21,7 @@ def _fail(label: str, exc: Exception) -> CheckFailed:
     return CheckFailed(f"{label}: {exc}")
 
 
-def compress(compress_fn: Callable, forward_fn: Callable, n_chars: int = 2000, n_tasks: int = 30) -> dict:
+def compress(compress_fn: Callable, forward_fn: Callable, n_chars: int = 2000, n_tasks: int = 60) -> dict:
     """Format, honest bytes and the budget on the visible held-out text; returns the measurement."""
     config, params = capstone.load()
     try:

@@ -54,7 +54,7 @@ config, params = capstone.load()
 tok = CharTokenizer()
 capstone.blas_threads(1)  # small matrices: one BLAS thread is as fast, and steadier on a shared machine
 N_CHARS = env.size(8000, 2000)   # held-out characters for perplexity
-N_TASKS = env.size(100, 30)      # prompts per task
+N_TASKS = env.size(100, 60)      # prompts per task
 SEED = checks.capstone.VISIBLE_SEED
 FP32_BYTES = capstone.fp32_bytes(config, params)
 print(f"fp32 checkpoint: {sum(a.size for a in params.values()):,} parameters, {FP32_BYTES:,} bytes")
@@ -289,7 +289,7 @@ def forward(compressed: dict, ids: np.ndarray) -> np.ndarray:
 _cfg, _params = capstone.load()
 _ids = tok.encode("\nrecall a=1 b=2 c=3 ? b=2\nthe tall king lives on the hill.\n")[None]
 capstone.check_self_contained(compress, forward, _cfg, _params, _ids)
-_hidden = capstone.measure(compress, forward, _cfg, _params, 977_331, env.size(8000, 2000), env.size(100, 30))
+_hidden = capstone.measure(compress, forward, _cfg, _params, 977_331, env.size(8000, 2000), env.size(100, 60))
 print(capstone.leaderboard_line(_hidden))
 ### END HIDDEN TESTS
 checks.capstone.compress(compress, forward, N_CHARS, N_TASKS)
@@ -306,7 +306,7 @@ _cfg, _params = capstone.load()
 _ids = np.stack([tok.encode("\nadd 47+38=85\nthe red fox sang at night.\n")[:24],
                  tok.encode("\ncopy kqzvt>kqzvt\nthe queen waited by the sea.\n")[:24]])
 capstone.check_self_contained(compress, forward, _cfg, _params, _ids)
-_res = capstone.measure(compress, forward, _cfg, _params, 977_332, env.size(4000, 1500), env.size(50, 20))
+_res = capstone.measure(compress, forward, _cfg, _params, 977_331, env.size(8000, 2000), env.size(100, 60))
 assert not _res["problems"], "no speed points over the budget: " + "; ".join(_res["problems"])
 _speed = capstone.speed(forward, _res["compressed"], _cfg, _params, 977_333, pairs=env.size(15, 5))
 print(capstone.leaderboard_line(_res, _speed))
