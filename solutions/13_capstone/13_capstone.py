@@ -19,13 +19,13 @@
 # work you show an interviewer: one model, its size, its quality and its speed, all measured.
 #
 # **The budget** (held-out text and task prompts you never see; graded runs use other seeds again):
-# perplexity at most 1.10× the fp32 checkpoint's, and mean exact task accuracy (copy, recall, add) at
-# most 5 points below fp32's.
+# perplexity at most 1.10<!--= capstone.PPL_BUDGET -->× the fp32 checkpoint's, and mean exact task accuracy (copy, recall, add) at
+# most 5<!--= 100 * capstone.TASK_BUDGET --> points below fp32's.
 #
 # | § | exercise | points |
 # |---|---|---|
-# | 3 | `compress(config, params)`: the budget is met (2), stored bytes ≤ 50 %, ≤ 25 %, ≤ 15 % of fp32 (1 each) | 5 |
-# | 4 | `forward(compressed, ids)`: runs from the compressed dict alone (1), speed ratio ≥ 0.4, ≥ 0.55, ≥ 0.7 of fp32 (1 each) | 4 |
+# | 3 | `compress(config, params)`: the budget is met (2), stored bytes ≤ 50<!--= 100 * capstone.BYTE_TIERS[0] --> %, ≤ 25<!--= 100 * capstone.BYTE_TIERS[1] --> %, ≤ 15<!--= 100 * capstone.BYTE_TIERS[2] --> % of fp32 (1 each) | 5 |
+# | 4 | `forward(compressed, ids)`: runs from the compressed dict alone (1), speed ratio ≥ 0.4<!--= capstone.SPEED_TIERS[0] -->, ≥ 0.55<!--= capstone.SPEED_TIERS[1] -->, ≥ 0.7<!--= capstone.SPEED_TIERS[2] --> of fp32 (1 each) | 4 |
 # | 5 | `justification`: a short text that states your measured numbers and explains your choices | 2 |
 #
 # The tiers are partial credit: a test cell that passes prints the points it gives. A model over the
@@ -178,8 +178,9 @@ print(f"fp32 checkpoint {FP32_BYTES / 1e6:.1f} MB; this machine's largest cache:
 # * Calibrate (if you do) on the training or validation text of `llmcourse.data`; the budget is measured
 #   on held-out text from other seeds, so a model tuned to the measured text gains nothing.
 #
-# The reference below reaches the top size tier: the blocks' matrices in int4 with one fp16 scale per
-# output column, two codes packed in each byte, and the embeddings and head in int8 with fp16 scales.
+# One design that reaches the top size tier (the instructor's reference): the blocks' matrices in int4
+# with one fp16 scale per output column, two codes packed in each byte, and the embeddings and head in int8
+# with fp16 scales. Yours may differ: the tests measure, they do not look at how.
 
 # %% nbgrader={"grade": false, "grade_id": "compress", "locked": false, "solution": true, "schema_version": 3}
 def compress(config: dict, params: dict) -> dict:
@@ -226,10 +227,10 @@ def compress(config: dict, params: dict) -> dict:
 #   that uses the notebook's `params` gives the course model's logits when it is handed a different
 #   compressed model: the tests compress a second checkpoint and check that its logits follow it.
 #
-# The reference decodes the int4 codes with one table lookup per packed byte: `_LUT[byte]` is the pair
-# of signed codes `(low − 8, high − 8)` as float32, so `np.take(_LUT, codes, axis=0)` gives the `(K, N)`
-# matrix in one pass; the per-column scale is applied to the matmul's output, `N` multiplies instead of
-# `K·N`.
+# The instructor's reference decodes the int4 codes with one table lookup per packed byte: `lut[byte]` is
+# the pair of signed codes `(low − 8, high − 8)` as float32, so `np.take(lut, codes, axis=0)`, reshaped,
+# is the `(K, N)` matrix after one pass; the per-column scale is applied to the matmul's output, `N`
+# multiplies per row of `x` instead of `K·N`.
 
 # %% nbgrader={"grade": false, "grade_id": "forward", "locked": false, "solution": true, "schema_version": 3}
 def forward(compressed: dict, ids: np.ndarray) -> np.ndarray:
