@@ -399,20 +399,21 @@ def _logits(forward: Callable, compressed: dict, ids: np.ndarray) -> np.ndarray:
 
 
 def check_self_contained(compress: Callable, forward: Callable, config: dict, params: dict[str, np.ndarray],
-                         ids: np.ndarray) -> None:
+                         ids: np.ndarray) -> dict:
     """Raise CapstoneError unless forward computes from the compressed dict it is given and nothing else.
 
     A second model (`other_checkpoint`) is compressed after the first: the first model's logits must not
     change (no state left behind by compress), the second's must follow the second fp32 model (not the
     course checkpoint), and after the first dict's contents are swapped in place for the second's, the
     forward pass must follow the swap (no cache keyed by the dict, no fp32 copy made once and reused).
+    Returns the first compressed model (pass it to `measure` to save compressing it again).
     """
     with one_blas_thread():
-        _check_self_contained(compress, forward, config, params, ids)
+        return _check_self_contained(compress, forward, config, params, ids)
 
 
 def _check_self_contained(compress: Callable, forward: Callable, config: dict, params: dict[str, np.ndarray],
-                          ids: np.ndarray) -> None:
+                          ids: np.ndarray) -> dict:
     first = _compress(compress, config, params)
     y1 = _logits(forward, first, ids)
     other = other_checkpoint(config, params)
@@ -441,6 +442,7 @@ def _check_self_contained(compress: Callable, forward: Callable, config: dict, p
         raise CapstoneError("after the compressed dict's contents were replaced in place, forward still gave the "
                             "old model's logits: it reuses something computed earlier (for example weights "
                             "dequantized to fp32 once); it must read the compressed arrays on every call")
+    return first
 
 
 _FP32_CACHE: dict[tuple, dict] = {}
@@ -461,19 +463,22 @@ def _fp32_evaluation(config: dict, params: dict[str, np.ndarray], seed: int, n_c
 
 
 def measure(compress: Callable, forward: Callable, config: dict, params: dict[str, np.ndarray], seed: int,
-            n_chars: int, n_tasks: int) -> dict:
+            n_chars: int, n_tasks: int, compressed: dict | None = None) -> dict:
     """Compress, check the format, count bytes and measure both models on held-out text from `seed`.
 
     Returns {"bytes", "fp32_bytes", "bytes_ratio", "fp32", "model", "ppl_ratio", "task_drop", "problems"}
     ("fp32" and "model" as `evaluate` returns them; "problems" lists budget misses, empty when met).
+    `compressed`: a model that compress already made from this checkpoint here (check_self_contained's).
     """
     with one_blas_thread():
-        return _measure(compress, forward, config, params, seed, n_chars, n_tasks)
+        return _measure(compress, forward, config, params, seed, n_chars, n_tasks, compressed)
 
 
 def _measure(compress: Callable, forward: Callable, config: dict, params: dict[str, np.ndarray], seed: int,
-             n_chars: int, n_tasks: int) -> dict:
-    compressed = _compress(compress, config, params)
+             n_chars: int, n_tasks: int, compressed: dict | None) -> dict:
+    if compressed is None:
+        compressed = _compress(compress, config, params)
+    validate(compressed)
     text = heldout_text(n_chars, seed)
     block = GPTConfig(**config).block_size
     fp32 = _fp32_evaluation(config, params, seed, n_chars, n_tasks)

@@ -44,9 +44,8 @@ def forward(compress_fn: Callable, forward_fn: Callable) -> None:
     ids = CharTokenizer().encode("\nthe old fox found a key near the river.\ncopy abcde>abcde\n")
     batch = np.stack([ids[:20], ids[20:40]])
     try:
-        compressed = capstone._compress(compress_fn, config, params)
+        compressed = capstone.check_self_contained(compress_fn, forward_fn, config, params, batch)
         got = capstone._logits(forward_fn, compressed, batch)
-        capstone.check_self_contained(compress_fn, forward_fn, config, params, batch)
     except capstone.CapstoneError as exc:
         raise _fail("forward", exc) from None
     want = capstone.fp32_forward(config, params, batch)

@@ -289,8 +289,9 @@ def forward(compressed: dict, ids: np.ndarray) -> np.ndarray:
 ### BEGIN HIDDEN TESTS
 _cfg, _params = capstone.load()
 _ids = tok.encode("\nrecall a=1 b=2 c=3 ? b=2\nthe tall king lives on the hill.\n")[None]
-capstone.check_self_contained(compress, forward, _cfg, _params, _ids)
-_hidden = capstone.measure(compress, forward, _cfg, _params, 977_331, env.size(8000, 2000), env.size(100, 60))
+_first = capstone.check_self_contained(compress, forward, _cfg, _params, _ids)
+_hidden = capstone.measure(compress, forward, _cfg, _params, 977_331, env.size(8000, 2000), env.size(100, 60),
+                           compressed=_first)
 print(capstone.leaderboard_line(_hidden))
 ### END HIDDEN TESTS
 checks.capstone.compress(compress, forward, N_CHARS, N_TASKS)
@@ -306,8 +307,9 @@ checks.capstone.forward(compress, forward)
 _cfg, _params = capstone.load()
 _ids = np.stack([tok.encode("\nadd 47+38=85\nthe red fox sang at night.\n")[:24],
                  tok.encode("\ncopy kqzvt>kqzvt\nthe queen waited by the sea.\n")[:24]])
-capstone.check_self_contained(compress, forward, _cfg, _params, _ids)
-_res = capstone.measure(compress, forward, _cfg, _params, 977_331, env.size(8000, 2000), env.size(100, 60))
+_first = capstone.check_self_contained(compress, forward, _cfg, _params, _ids)
+_res = capstone.measure(compress, forward, _cfg, _params, 977_331, env.size(8000, 2000), env.size(100, 60),
+                        compressed=_first)
 assert not _res["problems"], "no speed points over the budget: " + "; ".join(_res["problems"])
 _speed = capstone.speed(forward, _res["compressed"], _cfg, _params, 977_333, pairs=env.size(15, 5))
 print(capstone.leaderboard_line(_res, _speed))
