@@ -63,7 +63,7 @@ ALLOWED_DTYPES = {np.dtype(t) for t in ("bool", "int8", "uint8", "int16", "uint1
 PPL_BUDGET = 1.10          # held-out perplexity at most 1.10 x fp32
 TASK_BUDGET = 0.05         # mean exact task accuracy at most 5 points below fp32
 BYTE_TIERS = (0.50, 0.25, 0.15)
-SPEED_TIERS = (0.4, 0.55, 0.7)
+SPEED_TIERS = (0.3, 0.45, 0.6)
 
 
 class CapstoneError(ValueError):
