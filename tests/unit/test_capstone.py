@@ -190,3 +190,26 @@ def test_leaderboard_reads_only_the_last_tagged_line_of_the_test_cells(tmp_path)
     page = (tmp_path / "report.html").read_text()
     assert "one student at a time" in page and "<svg" in page
     assert (tmp_path / "leaderboard.csv").read_text().splitlines()[1].startswith("1,smaller,ranked")
+
+
+def test_visible_compress_check_passes_an_honest_model_and_names_a_budget_miss(capsys):
+    from llmcourse import checks
+
+    result = checks.capstone.compress(plain_compress, plain_forward, 600, 4)
+    assert result["ppl_ratio"] == pytest.approx(1.0) and "within the budget" in capsys.readouterr().out
+
+    def noisy_forward(compressed, ids):
+        return plain_forward(compressed, ids) * np.float32(0.2)  # flattened logits: perplexity far up
+
+    with pytest.raises(CheckFailed, match="over the budget"):
+        checks.capstone.compress(plain_compress, noisy_forward, 600, 4)
+
+
+def test_visible_justification_check():
+    from llmcourse import checks
+
+    result = {"bytes_ratio": 0.14, "ppl_ratio": 1.002, "model": {"perplexity": 1.6821, "task_mean": 0.957}}
+    words = " ".join(["because"] * 60)
+    checks.capstone.justification(f"{words} 14.0 % 1.6821 1.002 95.7 % 0.85x", result, 0.86)
+    with pytest.raises(CheckFailed, match="perplexity"):
+        checks.capstone.justification(f"{words} 14.0 % 1.6500 1.002 95.7 % 0.85x", result, 0.86)
