@@ -183,8 +183,8 @@ def section(rows: list[dict[str, Any]], workers: int) -> str:
     return ('<section id="leaderboard"><h2>Class leaderboard</h2>'
             "<p>Students within the budget (held-out perplexity at most 1.10x fp32, mean task accuracy at most "
             "5 points below fp32) are ranked by stored bytes, every array counted (ties: faster first). "
-            "Speed is the median ratio of alternating pairs of timings against the fp32 NumPy forward in the "
-            f"student's own kernel, never an absolute time. {html.escape(timing)}</p>"
+            "Speed is the median ratio of alternating pairs of timings against the fp32 PyTorch reference (one "
+            f"torch thread) in the student's own kernel, never an absolute time. {html.escape(timing)}</p>"
             f"<table><tr>{head}</tr>{''.join(body)}</table>{_scatter_svg(rows)}</section>")
 
 

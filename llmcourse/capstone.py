@@ -2,7 +2,8 @@
 
 It holds no graded solution: the learner writes `compress(config, params) -> compressed` and
 `forward(compressed, ids) -> logits`; this module says what a compressed model is, counts its bytes,
-measures it on held-out text and times it against the fp32 checkpoint.
+measures it on held-out text and times it against the fp32 checkpoint run by the course's PyTorch
+reference model (`fp32_forward`; no NumPy transformer forward lives here: module 04 builds that one).
 
 The compressed-model format (version "llmcourse-capstone/1")
 -------------------------------------------------------------
@@ -29,7 +30,9 @@ Measurements
 * `evaluate(fn, text, n_tasks, seed)`: perplexity (consecutive block_size windows, the last partial one
   dropped) and exact task accuracy (greedy continuation of each prompt, batched by prompt length, exactly
   as `llmcourse.model.task_accuracy` does) for any ``fn(ids (B, T)) -> logits (B, T, V)``.
-* `speed_ratio(...)`: how many times faster the learner's forward is than the fp32 NumPy forward, on the
+* `fp32_forward(config, params, ids)`: the fp32 reference, `llmcourse.model.TinyGPT` (PyTorch) on the CPU in
+  inference mode with one torch thread, float32 NumPy logits; the quality reference and the speed baseline.
+* `speed_ratio(...)`: how many times faster the learner's forward is than `fp32_forward`, on the
   same token ids in the same process: pairs (fp32, learner) with the order alternating, ratio per pair,
   median over pairs. Never an absolute time.
 * `checkpoint_guard()`: while active, opening the shipped checkpoint file raises (an audit hook), so a
@@ -52,9 +55,10 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import numpy as np
+import torch
 
 from .data import SPLIT_SEEDS, TASKS, CharTokenizer, generate_lines, task_examples
-from .model import CHECKPOINT, GPTConfig, load_numpy
+from .model import CHECKPOINT, GPTConfig, TinyGPT, _name_map, load_numpy
 
 FORMAT = "llmcourse-capstone/1"
 ALLOWED_DTYPES = {np.dtype(t) for t in ("bool", "int8", "uint8", "int16", "uint16", "int32", "uint32", "int64",
@@ -63,7 +67,7 @@ ALLOWED_DTYPES = {np.dtype(t) for t in ("bool", "int8", "uint8", "int16", "uint1
 PPL_BUDGET = 1.10          # held-out perplexity at most 1.10 x fp32
 TASK_BUDGET = 0.05         # mean exact task accuracy at most 5 points below fp32
 BYTE_TIERS = (0.50, 0.25, 0.15)
-SPEED_TIERS = (0.3, 0.45, 0.6)
+SPEED_TIERS = (0.4, 0.55, 0.7)  # x the fp32 PyTorch reference's speed, one thread each
 
 
 class CapstoneError(ValueError):
@@ -177,38 +181,46 @@ def one_blas_thread() -> Iterator[None]:
             blas_threads(before)
 
 
-# --- the fp32 baseline (module 04 builds the same thing by hand; this copy is the speed reference) --------
+# --- the fp32 reference: the course's PyTorch model (library attention and LayerNorm), one CPU thread -----
 
-def _ln(x: np.ndarray, g: np.ndarray, b: np.ndarray, eps: float) -> np.ndarray:
-    mu = x.mean(-1, keepdims=True)
-    xc = x - mu
-    return xc / np.sqrt((xc * xc).mean(-1, keepdims=True) + eps) * g + b
+_SKELETONS: dict[str, TinyGPT] = {}
+
+
+@contextlib.contextmanager
+def one_torch_thread() -> Iterator[None]:
+    """Run the body with one torch intra-op thread (as NumPy runs with one BLAS thread), then restore."""
+    before = torch.get_num_threads()
+    if before != 1:
+        torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        if before != 1:
+            torch.set_num_threads(before)
+
+
+def _tensor(a: np.ndarray) -> torch.Tensor:
+    a = np.asarray(a, dtype=np.float32)
+    return torch.from_numpy(a if a.flags.writeable else a.copy())
 
 
 def fp32_forward(config: dict, params: dict[str, np.ndarray], ids: np.ndarray) -> np.ndarray:
-    """The fp32 checkpoint in NumPy: ids (B, T) int -> logits (B, T, V) float32."""
-    cfg = GPTConfig(**config)
-    B, T = ids.shape
-    H, D = cfg.n_head, cfg.d_head
-    p = params
-    x = p["tok_emb"][ids] + p["pos_emb"][:T]
-    future = np.triu(np.ones((T, T), dtype=bool), 1)
-    for i in range(cfg.n_layer):
-        b = f"blocks.{i}."
-        h = _ln(x, p[b + "ln1.weight"], p[b + "ln1.bias"], cfg.ln_eps)
-        qkv = (h @ p[b + "attn.w_qkv"] + p[b + "attn.b_qkv"]).reshape(B, T, 3, H, D).transpose(2, 0, 3, 1, 4)
-        s = qkv[0] @ qkv[1].transpose(0, 1, 3, 2) * np.float32(1 / math.sqrt(D))
-        s[..., future] = -np.inf
-        s = np.exp(s - s.max(-1, keepdims=True))
-        s /= s.sum(-1, keepdims=True)
-        s[s < 1e-30] = 0.0  # subnormal weights would slow OpenBLAS down by orders of magnitude
-        y = (s @ qkv[2]).transpose(0, 2, 1, 3).reshape(B, T, H * D)
-        x = x + y @ p[b + "attn.w_out"] + p[b + "attn.b_out"]
-        h = _ln(x, p[b + "ln2.weight"], p[b + "ln2.bias"], cfg.ln_eps)
-        u = h @ p[b + "mlp.w_in"] + p[b + "mlp.b_in"]
-        u = 0.5 * u * (1 + np.tanh(np.float32(math.sqrt(2 / math.pi)) * (u + np.float32(0.044715) * u * u * u)))
-        x = x + u @ p[b + "mlp.w_out"] + p[b + "mlp.b_out"]
-    return (_ln(x, p["ln_f.weight"], p["ln_f.bias"], cfg.ln_eps) @ p["head.w"] + p["head.b"]).astype(np.float32)
+    """The fp32 reference: ids (B, T) int -> logits (B, T, V) float32, computed by `llmcourse.model.TinyGPT`
+    (PyTorch: `F.scaled_dot_product_attention`, `nn.LayerNorm`, `nn.GELU`) on the CPU in inference mode with
+    one torch thread, from the float32 `params` of the checkpoint layout (used in place, not copied).
+
+    It is the quality reference (perplexity, task accuracy) and the speed baseline of `speed_ratio`."""
+    key = json.dumps(config, sort_keys=True)
+    if key not in _SKELETONS:
+        _SKELETONS[key] = TinyGPT(GPTConfig(**config)).eval()  # only its structure is used
+    model = _SKELETONS[key]
+    state = {}
+    for name, tname, transpose in _name_map(model.config):
+        t = _tensor(params[name])
+        state[tname] = t.T if transpose else t  # (K, N) stored, (N, K) as nn.Linear wants: a view
+    with one_torch_thread(), torch.inference_mode():
+        out = torch.func.functional_call(model, state, (torch.from_numpy(np.asarray(ids, dtype=np.int64)),))
+    return out.numpy().astype(np.float32, copy=False)
 
 
 # --- held-out measurements ---------------------------------------------------------------------------
@@ -345,7 +357,7 @@ def tier(value: float, tiers: tuple[float, ...], smaller_is_better: bool) -> int
 def speed_ratio(forward: Callable, compressed: dict, config: dict, params: dict[str, np.ndarray],
                 ids: np.ndarray, pairs: int = 15, number: int = 3,
                 clock: Callable[[], float] = time.perf_counter) -> dict:
-    """How many times faster forward(compressed, ids) is than the fp32 NumPy forward on the same ids.
+    """How many times faster forward(compressed, ids) is than the fp32 reference (`fp32_forward`) on the same ids.
 
     Pairs of (fp32, learner) timings with the order alternating pair by pair, `number` calls each;
     returns {"ratio": median of fp32/learner over pairs, "ratios": every pair's ratio}.

@@ -25,7 +25,7 @@
 # | § | exercise | points |
 # |---|---|---|
 # | 3 | `compress(config, params)`: the budget is met (2), stored bytes ≤ 50<!--= 100 * capstone.BYTE_TIERS[0] --> %, ≤ 25<!--= 100 * capstone.BYTE_TIERS[1] --> %, ≤ 15<!--= 100 * capstone.BYTE_TIERS[2] --> % of fp32 (1 each) | 5 |
-# | 4 | `forward(compressed, ids)`: runs from the compressed dict alone (1), speed ratio ≥ 0.3<!--= capstone.SPEED_TIERS[0] -->, ≥ 0.45<!--= capstone.SPEED_TIERS[1] -->, ≥ 0.6<!--= capstone.SPEED_TIERS[2] --> of fp32 (1 each) | 4 |
+# | 4 | `forward(compressed, ids)`: runs from the compressed dict alone (1), speed ≥ 0.4<!--= capstone.SPEED_TIERS[0] -->, ≥ 0.55<!--= capstone.SPEED_TIERS[1] -->, ≥ 0.7<!--= capstone.SPEED_TIERS[2] --> × the fp32 reference's (1 each) | 4 |
 # | 5 | `justification`: a short text that states your measured numbers and explains your choices | 2 |
 #
 # The tiers are partial credit: a test cell that passes shows the points it gives. A model over the
@@ -93,8 +93,9 @@ print(f"int8 codes of the {len(MATRICES)} weight matrices alone: {codes_only:,} 
 #
 # The simplest model that passes: every weight matrix (the blocks' four and the head) in int8 with one
 # float32 scale per output column, everything else (embeddings, biases, LayerNorms) left in fp32. Its
-# forward pass dequantizes each matrix **inside every call** (`codes * scale`, then the matmul), as a
-# weight-only int8 kernel does, and never keeps an fp32 copy between calls. It is the baseline your
+# forward pass dequantizes each matrix **inside every call** (`codes * scale`) and hands the float32
+# matrices to the course's fp32 reference forward (`capstone.fp32_forward`, below), so it never keeps an
+# fp32 copy between calls. It is the baseline your
 # model is compared with: it meets the budget and reaches the lowest size tier only<!--? not baseline["problems"] and capstone.BYTE_TIERS[1] < baseline["bytes_ratio"] <= capstone.BYTE_TIERS[0] -->.
 
 # %%
@@ -133,10 +134,17 @@ print(f"W8 baseline: {baseline['bytes']:,} bytes = {w8_bytes_pct:.1f} % of fp32 
 # The baseline stores 28.3<!--= w8_bytes_pct ~2% --> % of fp32's bytes, a little more than the quarter
 # that int8 suggests: the scales, the fp32 embeddings, biases and LayerNorms count too.
 #
-# **How speed is measured.** `capstone.speed` runs your forward and the fp32 NumPy forward
-# (`capstone.fp32_forward`) on the same 64-token window, in pairs whose order alternates, and takes the
-# median of the per-pair ratios (fp32 time / your time); graded runs take the best of three such medians
-# so that a burst of load on a shared machine does not cost a tier. It is never an absolute time.
+# **The fp32 reference.** `capstone.fp32_forward(config, params, ids)` is the course's PyTorch model
+# (`llmcourse.model.TinyGPT`, built on `F.scaled_dot_product_attention` and `nn.LayerNorm`) run on the
+# CPU in inference mode with **one torch thread**, as your NumPy forward runs with one BLAS thread,
+# returning float32 NumPy logits. It gives the fp32 perplexity and task accuracy of the budget and it is
+# the speed baseline.
+#
+# **How speed is measured.** `capstone.speed` runs your forward and the fp32 reference on the same
+# 64-token window, in pairs whose order alternates, and takes the median of the per-pair ratios (fp32
+# time / your time); graded runs take the best of three such medians so that a burst of load on a shared
+# machine does not cost a tier. It is never an absolute time. The W8 baseline pays for its dequantization
+# on top of the reference's own forward, so its ratio stays below 1<!--? baseline_speed < 1 -->.
 #
 # Expect a ratio **near or below 1** from weight compression alone. The whole fp32 model is 3.3 MB, which
 # fits in the last-level cache of most current CPUs (the cell below prints this machine's), and a NumPy
@@ -145,9 +153,9 @@ print(f"W8 baseline: {baseline['bytes']:,} bytes = {w8_bytes_pct:.1f} % of fp32 
 # Weight-only quantization speeds up decoding when the weights stream from DRAM on every token
 # (module 06's roofline) and the kernel decodes codes in registers (module 07's Numba GEMV); what
 # speeds up a small NumPy forward is less arithmetic (fewer heads, neurons or layers, lower rank) and
-# fewer passes over the weights. The speed tiers reward a forward that stays near fp32's speed while
-# reading compressed weights on every call, and cost points to one that is several times slower
-# (Python loops over weights, float64 arithmetic, many passes to unpack codes).
+# fewer passes over the weights. The speed tiers reward a forward that stays near the reference's speed
+# while reading compressed weights on every call, and cost points to one that is a few times slower
+# (Python loops over tokens or weights, float64 arithmetic, many passes to unpack codes).
 
 # %%
 from pathlib import Path
@@ -361,7 +369,7 @@ embeddings and the head in int8 with fp16 scales; biases and LayerNorms stay fp3
 names and the manifest, the model is {100 * mine['bytes_ratio']:.2f} % of the fp32 checkpoint. On held-out
 text its perplexity is {mine['model']['perplexity']:.4f}, a ratio of {mine['ppl_ratio']:.4f} to fp32, and its
 mean task accuracy is {100 * mine['model']['task_mean']:.1f} % (fp32: {100 * mine['fp32']['task_mean']:.1f} %).
-Its forward runs at {mine_speed:.2f}x the fp32 NumPy forward: the codes are decoded to float32 on every call,
+Its forward runs at {mine_speed:.2f}x the fp32 PyTorch reference (one thread): the codes are decoded to float32 on every call,
 an extra pass over the weights that the fp32 model does not pay while it sits in cache. Module 07 showed that four bits per
 weight barely move this model's perplexity, so groups were not worth their extra scales. Next I would prune
 FFN neurons with fine-tuning to cut arithmetic, which is what would make the forward faster than fp32.

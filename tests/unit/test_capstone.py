@@ -34,6 +34,33 @@ def test_fp32_forward_equals_the_torch_reference():
     np.testing.assert_allclose(capstone.fp32_forward(CONFIG, PARAMS, ids), want, rtol=1e-4, atol=1e-4)
 
 
+def test_fp32_forward_runs_the_given_weights_with_one_torch_thread_and_restores_the_count(monkeypatch):
+    seen = []
+    real = torch.nn.functional.scaled_dot_product_attention
+
+    def spy(*args, **kwargs):  # the reference's attention is the library call, run with one thread
+        seen.append(torch.get_num_threads())
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(torch.nn.functional, "scaled_dot_product_attention", spy)
+    before = torch.get_num_threads()
+    torch.set_num_threads(2)
+    try:
+        other = capstone.other_checkpoint(CONFIG, PARAMS)
+        frozen = {k: v.copy() for k, v in other.items()}
+        for v in frozen.values():
+            v.flags.writeable = False  # read-only arrays are accepted (copied, not shared)
+        got = capstone.fp32_forward(CONFIG, frozen, IDS)
+        assert torch.get_num_threads() == 2
+    finally:
+        torch.set_num_threads(before)
+    assert seen == [1] * CONFIG["n_layer"]
+    assert type(got) is np.ndarray and got.dtype == np.float32
+    want = from_numpy(CONFIG, other)(torch.as_tensor(IDS)).detach().numpy()
+    np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-5)
+    assert not np.allclose(got, capstone.fp32_forward(CONFIG, PARAMS, IDS), atol=1e-2)
+
+
 def test_every_byte_is_counted():
     comp = {"manifest": capstone.make_manifest(CONFIG), "w.q": np.zeros((4, 8), np.int8),
             "w.s": np.ones(8, np.float16)}
@@ -130,7 +157,8 @@ def test_speed_pairs_alternate_their_order_and_take_the_median():
 def test_tiers_and_budget():
     assert capstone.tier(0.14, capstone.BYTE_TIERS, smaller_is_better=True) == 3
     assert capstone.tier(0.283, capstone.BYTE_TIERS, smaller_is_better=True) == 1
-    assert capstone.tier(0.5, capstone.SPEED_TIERS, smaller_is_better=False) == 2
+    assert capstone.tier(0.6, capstone.SPEED_TIERS, smaller_is_better=False) == 2
+    assert capstone.tier(0.3, capstone.SPEED_TIERS, smaller_is_better=False) == 0
     fp32 = {"perplexity": 2.0, "task_mean": 0.9, "tasks": {}}
     assert capstone.budget_problems(fp32, {"perplexity": 2.2, "task_mean": 0.85, "tasks": {}}) == []
     assert len(capstone.budget_problems(fp32, {"perplexity": 2.21, "task_mean": 0.84, "tasks": {}})) == 2

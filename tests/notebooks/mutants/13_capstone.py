@@ -138,7 +138,7 @@ justification = f"""
 Counting the int4 codes of the block matrices and the int8 embeddings, the model is
 {100 * sum(a.nbytes for k, a in mine['compressed'].items() if k.endswith(('.q4', '.q8'))) / FP32_BYTES:.2f} % of fp32.
 On held-out text its perplexity is {mine['model']['perplexity']:.4f}, a ratio of {mine['ppl_ratio']:.4f}, and its mean
-task accuracy is {100 * mine['model']['task_mean']:.1f} %. It runs at {mine_speed:.2f}x the fp32 NumPy forward.
+task accuracy is {100 * mine['model']['task_mean']:.1f} %. It runs at {mine_speed:.2f}x the fp32 PyTorch reference.
 ''' + _JUST_TAIL,
         "training_text_perplexity": '''
 from llmcourse.data import load_corpus as _load_corpus
@@ -148,7 +148,7 @@ _fp32_train = capstone.perplexity(lambda ids: capstone.fp32_forward(config, para
 justification = f"""
 Counted with scales, names and the manifest, the model is {100 * mine['bytes_ratio']:.2f} % of the fp32 checkpoint.
 Its perplexity is {_train_ppl:.4f}, a ratio of {_train_ppl / _fp32_train:.4f} to fp32, and its mean task
-accuracy is {100 * mine['model']['task_mean']:.1f} %. It runs at {mine_speed:.2f}x the fp32 NumPy forward.
+accuracy is {100 * mine['model']['task_mean']:.1f} %. It runs at {mine_speed:.2f}x the fp32 PyTorch reference.
 ''' + _JUST_TAIL,
         "numbers_without_reasons": '''
 justification = f"{100 * mine['bytes_ratio']:.2f} % {mine['model']['perplexity']:.4f} {mine['ppl_ratio']:.4f} "
