@@ -9,6 +9,8 @@ failed(reason), invalid(reason), missing), feedback/<student>/<assignment>/<note
 (per-exercise score distributions and the flags to review), autograded/ (executed notebooks, hidden tests
 included: instructors only), backups/ (the gradebook as it was before the run) and journal.jsonl (what lets
 an interrupted run resume without regrading finished students; re-running is idempotent).
+An assignment with a class leaderboard (13_capstone, see autograde/leaderboard.py) also gets leaderboard.csv
+and a leaderboard section in report.html, and is graded one student at a time so that its timings are fair.
 Scores also go to the nbgrader gradebook, so `nbgrader export` and formgrader keep working.
 """
 
@@ -34,6 +36,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from . import leaderboard
 from .collect import CollectLimits, Submission, collect
 from .execute import ExecSettings, NotebookRun, execute_notebook
 from .export import STATUS_ORDER, atomic_write, feedback_html, write_csv, write_report, write_status
@@ -300,6 +303,11 @@ class Grader:
             ram = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
             workers = min(workers, max(1, ram // max(opts.memory, 1)))
         self.workers = max(1, workers)
+        if leaderboard.enabled(opts.assignment) and self.workers > 1:  # timings need the machine to themselves
+            self.warnings.append(f"{opts.assignment} has a leaderboard with speed measurements: grading one "
+                                 f"student at a time (asked for {self.workers} workers)")
+            print(f"NOTE: {self.warnings[-1]}", file=sys.stderr)
+            self.workers = 1
         threads = max(1, cpu // self.workers)
         env = {k: str(threads) for k in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS",
                                            "NUMBA_NUM_THREADS", "TORCH_NUM_THREADS")}
@@ -596,6 +604,8 @@ class Grader:
         write_csv(self.out / "grades.csv", self.records, columns)
         write_status(self.out / "status.json", summary)
         write_report(self.out / "report.html", summary, columns, maxima)
+        if leaderboard.enabled(self.opts.assignment):
+            leaderboard.write(self.opts.assignment, self.out, self.records, self.workers)
         run = {"started": time.strftime("%Y-%m-%dT%H:%M:%S", time.localtime(start)), "seconds": time.time() - start,
                "graded": self.graded, "reused": self.reused, "workers": self.workers, "sandbox": sandbox,
                "backup": str(self.backup)}
