@@ -233,6 +233,44 @@ def from_numpy(config: dict, params: dict[str, np.ndarray]) -> TinyGPT:
     return model.eval()
 
 
+def forward_params(config: GPTConfig | dict, params: dict[str, np.ndarray], ids: np.ndarray,
+                   d_head: int | None = None) -> np.ndarray:
+    """Logits (B, T, V) float32 for ids (B, T) from a parameter dict, with the reference's library calls.
+
+    Unlike `from_numpy`, the widths may differ from the config: each layer's head count is read from the rows
+    of its `attn.w_out` (`// d_head`, zero heads allowed) and its MLP width from `mlp.w_in`, so models with
+    heads or FFN neurons cut out (module 09) run as they are. Built on `F.layer_norm`,
+    `F.scaled_dot_product_attention` and `F.gelu`, like the reference, and computed in float32 on the CPU.
+    """
+    cfg = config if isinstance(config, GPTConfig) else GPTConfig(**config)
+    d_head = d_head or cfg.d_model // cfg.n_head
+
+    def t(name: str) -> torch.Tensor:
+        return torch.from_numpy(np.asarray(params[name], np.float32))
+
+    ids_t = torch.as_tensor(np.asarray(ids), dtype=torch.long)
+    B, T = ids_t.shape
+    C = cfg.d_model
+    with torch.no_grad():
+        x = t("tok_emb")[ids_t] + t("pos_emb")[:T]
+        for i in range(cfg.n_layer):
+            b = f"blocks.{i}."
+            h = F.layer_norm(x, (C,), t(b + "ln1.weight"), t(b + "ln1.bias"), cfg.ln_eps)
+            w_out = t(b + "attn.w_out")
+            H = w_out.shape[0] // d_head
+            if H:
+                q, k, v = (h @ t(b + "attn.w_qkv") + t(b + "attn.b_qkv")).split(H * d_head, dim=-1)
+                q, k, v = (z.reshape(B, T, H, d_head).transpose(1, 2) for z in (q, k, v))
+                y = F.scaled_dot_product_attention(q, k, v, is_causal=True).transpose(1, 2).reshape(B, T, H * d_head)
+                x = x + y @ w_out
+            x = x + t(b + "attn.b_out")
+            h = F.layer_norm(x, (C,), t(b + "ln2.weight"), t(b + "ln2.bias"), cfg.ln_eps)
+            u = F.gelu(h @ t(b + "mlp.w_in") + t(b + "mlp.b_in"), approximate="tanh")
+            x = x + u @ t(b + "mlp.w_out") + t(b + "mlp.b_out")
+        x = F.layer_norm(x, (C,), t("ln_f.weight"), t("ln_f.bias"), cfg.ln_eps)
+        return (x @ t("head.w") + t("head.b")).numpy()
+
+
 def save_checkpoint(model: TinyGPT, path: str | Path = CHECKPOINT) -> Path:
     """Write the model as a float32 .npz in the documented layout; returns the path."""
     config, params = to_numpy(model)

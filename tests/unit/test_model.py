@@ -145,3 +145,30 @@ def test_a_short_training_run_reduces_the_loss(tmp_path):
     assert history["val_loss"][-1] < history["val_loss"][0] + 1e-9
     config, params = M.load_numpy(M.save_checkpoint(model, tmp_path / "tiny.npz"))
     assert config["d_model"] == 32 and params["tok_emb"].shape == (len(VOCAB), 32)
+
+
+def test_forward_params_matches_the_reference_and_runs_cut_models():
+    cfg, p = M.load_numpy()
+    ids = np.random.default_rng(3).integers(0, cfg["vocab_size"], (2, 33))
+    ref = M.from_numpy(cfg, p)(torch.as_tensor(ids)).detach().numpy()
+    assert np.allclose(M.forward_params(cfg, p, ids), ref, atol=1e-4)
+    d, C = cfg["d_model"] // cfg["n_head"], cfg["d_model"]
+    keep = [h for h in range(cfg["n_head"]) if h != 1]
+    cols = np.concatenate([np.arange(j * C + h * d, j * C + (h + 1) * d) for j in range(3) for h in keep])
+    rows = np.concatenate([np.arange(h * d, (h + 1) * d) for h in keep])
+    cut, masked = dict(p), dict(p)
+    cut["blocks.0.attn.w_qkv"] = p["blocks.0.attn.w_qkv"][:, cols]
+    cut["blocks.0.attn.b_qkv"] = p["blocks.0.attn.b_qkv"][cols]
+    cut["blocks.0.attn.w_out"] = p["blocks.0.attn.w_out"][rows]
+    cut["blocks.1.mlp.w_in"] = p["blocks.1.mlp.w_in"][:, ::2]
+    cut["blocks.1.mlp.b_in"] = p["blocks.1.mlp.b_in"][::2]
+    cut["blocks.1.mlp.w_out"] = p["blocks.1.mlp.w_out"][::2]
+    w_out = p["blocks.0.attn.w_out"].copy()
+    w_out[d:2 * d] = 0
+    masked["blocks.0.attn.w_out"] = w_out
+    m_out = p["blocks.1.mlp.w_out"].copy()
+    m_out[1::2] = 0
+    masked["blocks.1.mlp.w_out"] = m_out
+    assert np.allclose(M.forward_params(cfg, cut, ids), M.forward_params(cfg, masked, ids), atol=1e-4)
+    gone = dict(p, **{"blocks.2.attn.w_out": p["blocks.2.attn.w_out"][:0]})  # every head of layer 2 removed
+    assert M.forward_params(cfg, gone, ids).shape == ref.shape
