@@ -77,7 +77,7 @@ from numba import njit, prange
 
 from llmcourse import bench, checks, env, quiz
 from llmcourse.data import TASKS, CharTokenizer, load_corpus
-from llmcourse.model import from_numpy, load_numpy, perplexity, task_accuracies, to_numpy
+from llmcourse.model import forward_params, from_numpy, load_numpy, perplexity, task_accuracies, to_numpy
 
 np.set_printoptions(precision=4, suppress=True)
 torch.set_num_threads(1)  # the tiny GPT is faster on one thread, and it keeps torch's pool out of the timings
@@ -591,39 +591,18 @@ print("largest / median input-feature norm:", {n: round(v, 1) for n, v in spread
 #
 # The proof that a structural cut is right: the **masked** full model (the removed head's rows of
 # `attn.w_out` set to zero, or the removed neuron's row of `mlp.w_out` set to zero) computes exactly the
-# function the smaller model computes. `forward_np` below runs the GPT in NumPy and reads the number of
-# heads and FFN neurons of each layer from the shapes, so it runs shrunken models too.
+# function the smaller model computes. `forward_np` below runs the GPT from a dict of NumPy arrays and
+# reads the number of heads and FFN neurons of each layer from the shapes, so it runs shrunken models too
+# (it calls `llmcourse.model.forward_params`, the reference forward on PyTorch's library calls).
 
 # %%
-def _layer_norm(x, g, b, eps=config["ln_eps"]):
-    mu = x.mean(-1, keepdims=True)
-    return (x - mu) / np.sqrt(((x - mu) ** 2).mean(-1, keepdims=True) + eps) * g + b
-
-
 def forward_np(p: dict, ids: np.ndarray, d_head: int = config["d_model"] // config["n_head"]) -> np.ndarray:
-    """Logits (B, T, V) for ids (B, T) with parameters p; heads per layer = w_out rows // d_head."""
-    B, T = ids.shape
-    x = p["tok_emb"][ids] + p["pos_emb"][:T]  # (B, T, C)
-    causal = np.tril(np.ones((T, T), dtype=bool))
-    for i in range(config["n_layer"]):
-        b = f"blocks.{i}."
-        h = _layer_norm(x, p[b + "ln1.weight"], p[b + "ln1.bias"])
-        H = p[b + "attn.w_out"].shape[0] // d_head  # heads left in this layer
-        if H:
-            q, k, v = np.split(h @ p[b + "attn.w_qkv"] + p[b + "attn.b_qkv"], 3, axis=-1)  # 3 x (B, T, H*d_head)
-            q, k, v = (t.reshape(B, T, H, d_head).transpose(0, 2, 1, 3) for t in (q, k, v))  # (B, H, T, d_head)
-            s = np.where(causal, q @ k.transpose(0, 1, 3, 2) / np.sqrt(d_head), -np.inf)  # (B, H, T, T)
-            a = np.exp(s - s.max(-1, keepdims=True))
-            a = a / a.sum(-1, keepdims=True)
-            a[a < 1e-30] = 0.0  # flush subnormal float32 weights: they make OpenBLAS ~1000x slower
-            y = a @ v  # (B, H, T, d_head)
-            x = x + y.transpose(0, 2, 1, 3).reshape(B, T, H * d_head) @ p[b + "attn.w_out"]
-        x = x + p[b + "attn.b_out"]
-        h = _layer_norm(x, p[b + "ln2.weight"], p[b + "ln2.bias"])
-        u = h @ p[b + "mlp.w_in"] + p[b + "mlp.b_in"]  # (B, T, d_ff of this layer)
-        u = 0.5 * u * (1 + np.tanh(np.sqrt(2 / np.pi) * (u + 0.044715 * u * u * u)))
-        x = x + u @ p[b + "mlp.w_out"] + p[b + "mlp.b_out"]
-    return _layer_norm(x, p["ln_f.weight"], p["ln_f.bias"]) @ p["head.w"] + p["head.b"]
+    """Logits (B, T, V) for ids (B, T) with parameters p; heads per layer = w_out rows // d_head.
+
+    The reference forward of llmcourse.model on library calls (module 04 builds it by hand), taking the
+    widths of each layer from its matrices.
+    """
+    return forward_params(config, p, ids, d_head)
 
 
 def perplexity_np(p: dict, text: str = val_text) -> float:
