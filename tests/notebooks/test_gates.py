@@ -90,6 +90,8 @@ def test_solution_notebook_passes_every_test_at_default_sizes_within_binder_memo
     nb.cells.append(nbformat.v4.new_code_cell(
         "import resource\nprint('PEAK_RSS_KB', resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)"))
     done = nbrun.execute(solution_path(assignment), small=False, timeout=600, nb=nb)
+    ARTIFACTS.mkdir(exist_ok=True)
+    nbformat.write(done, ARTIFACTS / f"default-{assignment}.ipynb")  # the learner's view, outputs and plots kept
     assert not nbrun.errors_outside_tests(done)
     failed = [f"{r.grade_id}: {r.detail}" for r in nbrun.graded_results(done) if not r.passed]
     assert not failed, failed
