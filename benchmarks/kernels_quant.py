@@ -60,7 +60,10 @@ from __future__ import annotations
 import os
 
 import numpy as np
-from numba import njit, prange
+from llvmlite import ir
+from numba import njit, prange, types
+from numba.core import cgutils
+from numba.extending import intrinsic
 
 from llmcourse import bench, env
 
@@ -324,6 +327,195 @@ def int4_gemv_words(words: np.ndarray, scales: np.ndarray, x: np.ndarray, group_
     return _int4_words_kernel(words.view(np.int32).reshape(N, G, m), scales, x3)
 
 
+# --- int8 with integer dot-product instructions -------------------------------------------------------------
+# The fp32 kernel above spends three vector instructions per 16 weights (widen, convert, FMA), and one of them, the
+# widening vpmovsxbd, competes for the same shuffle port on every weight. These kernels quantize x once per call
+# and multiply int8 by int8 with the instructions built for it, so that the weights are never widened:
+#   vnni     AVX-512 VNNI: vpdpbusd multiplies 64 unsigned bytes by 64 signed bytes and adds each four products
+#            into a 32-bit lane: one instruction per 64 weights and row (plus one vpxorq: the weights are made
+#            unsigned by flipping their top bit, w + 128, and 128 * sum(x codes) is subtracted at the end).
+#   maddubs  AVX2 without VNNI: vpabsb takes |w| (128 for -128, read as unsigned), vpsignb moves w's sign onto the
+#            x code, vpmaddubsw multiplies the two and adds pairs into 16 bits (at most 2 * 128 * 127 = 32512: no
+#            saturation), vpmaddwd by ones adds pairs into 32 bits: seven instructions per 32 weights and row for
+#            the two levels below. (The sign on the weight instead would turn -128 into -128: wrong.)
+# Numba does not emit either from a Python loop (LLVM turns an int8 x int8 loop into vpmovsxbd + vpmulld, or
+# vpdpwssd on widened lanes), so _dot4 writes the inner loop in LLVM IR with the x86 intrinsics. A kernel is
+# compiled only when the code target has its instructions (int8_kernel refuses the others), because LLVM cannot
+# lower the intrinsic for a CPU without them.
+#
+# x in two int8 levels: x ~ sh * xh + sl * xl with sh = max|x| / 127 and sl = sh / 254, so every x is rounded to
+# within sl / 2 = max|x| / 64516 (a 16-bit grid), not to max|x| / 254 as in a one-level (w8a8, fbgemm-style) scheme.
+# Each row then costs two dot products on the same weight registers, and the error of y[n] is at most
+# scales[n] * sum_k |w[n, k]| * sl / 2 (test_int8_dot_kernels_stay_within_their_error_bound checks it).
+# The sums are exact in int32: |(w + 128) * x code| <= 255 * 127, 16 lanes, so K up to about a million.
+
+_I8, _I32, _I64 = ir.IntType(8), ir.IntType(32), ir.IntType(64)
+_DOT_BLOCK = {"vnni": 64, "maddubs": 32}  # bytes of one row per intrinsic step
+_DOT_OFFSET = {"vnni": 128, "maddubs": 0}  # what the kernel adds to each weight code
+INT8_NAMES = ("fma4", "vnni", "maddubs")  # int8_gemv, int8_gemv_vnni, int8_gemv_maddubs
+INT8_KERNELS = {"avx512": "vnni", "avx2": "maddubs", "other": "fma4"}  # kind of CPU -> int8 kernel
+INT8_NEEDS = {"fma4": set(), "vnni": {"avx512f", "avx512vnni"}, "maddubs": {"avx2"}}  # LLVM features of the code
+INT8_ENV = "LLMCOURSE_INT8_KERNEL"
+
+
+def _dot4_codegen(kind: str):
+    """LLVM IR of four rows' dot products with the x codes: (w0, w1, w2, w3, xs, stride, nblk) -> 8 int64 sums."""
+    block = _DOT_BLOCK[kind]
+    vin = ir.VectorType(_I8, block)
+    if kind == "vnni":
+        vacc = ir.VectorType(_I32, 16)
+    else:
+        vacc = ir.VectorType(_I32, 8)
+        v16i16 = ir.VectorType(ir.IntType(16), 16)
+
+    def codegen(context, builder, signature, args):
+        ptrs = [context.make_array(signature.args[i])(context, builder, args[i]).data for i in range(5)]
+        stride, nblk = args[5], args[6]
+        mod = builder.module
+        red = cgutils.get_or_insert_function(mod, ir.FunctionType(_I32, [vacc]),
+                                             f"llvm.vector.reduce.add.v{vacc.count}i32")
+        accs = [cgutils.alloca_once_value(builder, ir.Constant(vacc, None)) for _ in range(8)]
+
+        def load(p, off):
+            return builder.load(builder.gep(p, [off], source_etype=_I8), typ=vin, align=1)
+
+        def acc_add(slot, v):
+            builder.store(builder.add(builder.load(accs[slot]), v), accs[slot])
+
+        xrows = [ptrs[4], builder.gep(ptrs[4], [stride], source_etype=_I8)]  # xh, xl
+        with cgutils.for_range(builder, nblk) as loop:
+            off = builder.mul(loop.index, ir.Constant(_I64, block))
+            xv = [load(xr, off) for xr in xrows]
+            if kind == "vnni":
+                dp = cgutils.get_or_insert_function(mod, ir.FunctionType(vacc, [vacc] * 3),
+                                                    "llvm.x86.avx512.vpdpbusd.512")
+                flip = ir.Constant(vin, [0x80] * block)
+                xh, xl = (builder.bitcast(v, vacc) for v in xv)
+                for r in range(4):
+                    w = builder.bitcast(builder.xor(load(ptrs[r], off), flip), vacc)  # w + 128, unsigned
+                    for lvl, xc in enumerate((xh, xl)):
+                        builder.store(builder.call(dp, [builder.load(accs[2 * r + lvl]), w, xc]), accs[2 * r + lvl])
+            else:
+                sign = cgutils.get_or_insert_function(mod, ir.FunctionType(vin, [vin, vin]), "llvm.x86.avx2.psign.b")
+                mub = cgutils.get_or_insert_function(mod, ir.FunctionType(v16i16, [vin, vin]),
+                                                     "llvm.x86.avx2.pmadd.ub.sw")
+                mwd = cgutils.get_or_insert_function(mod, ir.FunctionType(vacc, [v16i16, v16i16]),
+                                                     "llvm.x86.avx2.pmadd.wd")
+                absb = cgutils.get_or_insert_function(mod, ir.FunctionType(vin, [vin, ir.IntType(1)]), "llvm.abs.v32i8")
+                ones = ir.Constant(v16i16, [1] * 16)
+                for r in range(4):
+                    w = load(ptrs[r], off)
+                    wabs = builder.call(absb, [w, ir.Constant(ir.IntType(1), 0)])  # |-128| wraps to 0x80 = 128 unsigned
+                    for lvl in range(2):
+                        p16 = builder.call(mub, [wabs, builder.call(sign, [xv[lvl], w])])  # |w| * (x * sign w), pairs
+                        acc_add(2 * r + lvl, builder.call(mwd, [p16, ones]))
+        outs = [builder.sext(builder.call(red, [builder.load(a)]), _I64) for a in accs]
+        return context.make_tuple(builder, signature.return_type, outs)
+    return codegen
+
+
+def _dot4_intrinsic(kind: str):
+    @intrinsic
+    def dot4(typingctx, w0, w1, w2, w3, xs, stride, nblk):
+        return types.UniTuple(types.int64, 8)(w0, w1, w2, w3, xs, stride, nblk), _dot4_codegen(kind)
+    return dot4
+
+
+_dot4_vnni = _dot4_intrinsic("vnni")
+_dot4_maddubs = _dot4_intrinsic("maddubs")
+
+
+@njit(cache=True)
+def quantize_x_two_levels(x: np.ndarray):
+    """x (K,) float32 -> (codes, sh, sl, ok): x[k] ~ sh * xh[k] + sl * xl[k], codes (2, K) int8 holding
+    (xh, xl). ok is False (and codes unset) where x has a value that is not
+    finite, is all zeros, or max|x| is so small that sl would be subnormal: the caller then uses the fp32 kernel."""
+    K = x.size
+    m = np.float32(0.0)
+    finite = True
+    for k in range(K):
+        a = abs(x[k])
+        if not a <= np.float32(3.4e38):  # NaN or inf (no fast-math here, so the test stays)
+            finite = False
+        elif a > m:
+            m = a
+    codes = np.zeros((2, K), dtype=np.int8)
+    if not finite or m < np.float32(1e-30):
+        return codes, np.float32(0.0), np.float32(0.0), False
+    sh = m / np.float32(127.0)
+    sl = sh / np.float32(254.0)
+    inv_h, inv_l = np.float32(127.0) / m, np.float32(254.0) / sh
+    for k in range(K):
+        qh = min(max(np.round(x[k] * inv_h), np.float32(-127.0)), np.float32(127.0))
+        ql = min(max(np.round((x[k] - qh * sh) * inv_l), np.float32(-127.0)), np.float32(127.0))
+        codes[0, k] = np.int8(qh)
+        codes[1, k] = np.int8(ql)
+    return codes, sh, sl, True
+
+
+def _make_int8_dot_kernel(kind: str, dot4):
+    block = _DOT_BLOCK[kind]
+    offset = _DOT_OFFSET[kind]
+
+    @njit(parallel=True, cache=True)
+    def kernel(wq_t, scales, xs, sh, sl):
+        N, K = wq_t.shape
+        nblk = K // block
+        nvec = nblk * block
+        corr_h = np.int64(0)  # offset * sum of the codes over the vector part (the tail is summed exactly)
+        corr_l = np.int64(0)
+        for k in range(nvec):
+            corr_h += np.int64(xs[0, k])
+            corr_l += np.int64(xs[1, k])
+        corr_h *= offset
+        corr_l *= offset
+        flat = xs.reshape(-1)
+        y = np.empty(N, dtype=np.float32)
+        for blk in prange((N + 3) // 4):
+            r = 4 * blk
+            r0, r1, r2, r3 = r, min(r + 1, N - 1), min(r + 2, N - 1), min(r + 3, N - 1)  # past N: row N-1 again
+            d = dot4(wq_t[r0], wq_t[r1], wq_t[r2], wq_t[r3], flat, K, nblk)
+            sums = (d[0], d[1], d[2], d[3], d[4], d[5], d[6], d[7])
+            rows = (r0, r1, r2, r3)
+            for i in range(min(4, N - r)):
+                n = rows[i]
+                th = np.int64(0)
+                tl = np.int64(0)
+                for k in range(nvec, K):
+                    w = np.int64(wq_t[n, k])
+                    th += w * np.int64(xs[0, k])
+                    tl += w * np.int64(xs[1, k])
+                y[n] = scales[n] * (sh * np.float32(sums[2 * i] - corr_h + th)
+                                    + sl * np.float32(sums[2 * i + 1] - corr_l + tl))
+        return y
+    return kernel
+
+
+_int8_vnni_kernel = _make_int8_dot_kernel("vnni", _dot4_vnni)
+_int8_maddubs_kernel = _make_int8_dot_kernel("maddubs", _dot4_maddubs)
+
+
+def _int8_dot_gemv(kind: str, kernel, wq_t: np.ndarray, scales: np.ndarray, x: np.ndarray) -> np.ndarray:
+    missing = INT8_NEEDS[kind] - numba_code_features()
+    if missing:
+        raise RuntimeError(f"the {kind} int8 kernel needs the CPU features {sorted(missing)}, which the code Numba "
+                           f"generates here lacks; use int8_kernel() for the one dispatched for this CPU")
+    codes, sh, sl, ok = quantize_x_two_levels(np.ascontiguousarray(x, dtype=np.float32))
+    if not ok:  # NaN, inf, all zeros or a tiny max|x|: the fp32 kernel computes exactly what it is given
+        return int8_gemv(wq_t, scales, x)
+    return kernel(wq_t, scales, codes, sh, sl)
+
+
+def int8_gemv_vnni(wq_t: np.ndarray, scales: np.ndarray, x: np.ndarray) -> np.ndarray:
+    """int8_gemv with vpdpbusd (AVX-512 VNNI) on x in two int8 levels; error bound in the notes above."""
+    return _int8_dot_gemv("vnni", _int8_vnni_kernel, wq_t, scales, x)
+
+
+def int8_gemv_maddubs(wq_t: np.ndarray, scales: np.ndarray, x: np.ndarray) -> np.ndarray:
+    """int8_gemv with vpabsb, vpsignb, vpmaddubsw, vpmaddwd (AVX2) on x in two int8 levels; same error bound."""
+    return _int8_dot_gemv("maddubs", _int8_maddubs_kernel, wq_t, scales, x)
+
+
 # --- dispatch on CPU features -------------------------------------------------------------------------------
 
 
@@ -335,6 +527,44 @@ def numba_code_kind() -> str:
         return env.cpu_kind(env.cpu_flags())
     on = {f[1:] for f in feats.split(",") if f.startswith("+")}
     return env.cpu_kind({"avx512f", "avx512bw"} & on | {"avx2", "fma"} & on)
+
+
+def numba_code_features() -> set[str]:
+    """LLVM's names of the CPU features Numba compiles for in this process ("avx2", "avx512vnni", ...): the host's,
+    or those NUMBA_CPU_FEATURES turns on. Empty when NUMBA_CPU_NAME is set with empty features (unknown here)."""
+    feats = os.environ.get("NUMBA_CPU_FEATURES")
+    if feats is None:
+        import llvmlite.binding as ll
+
+        return {name for name, on in ll.get_host_cpu_features().items() if on}
+    return {f[1:] for f in feats.split(",") if f.startswith("+")}
+
+
+def int8_kernel_name(kind: str | None = None) -> str:
+    """The int8 kernel for a kind of CPU (one of INT8_NAMES), falling back to fma4 where the code target lacks the
+    chosen kernel's instructions (e.g. an avx512 machine without VNNI); LLMCOURSE_INT8_KERNEL overrides it."""
+    forced = os.environ.get(INT8_ENV, "").strip().lower()
+    if forced:
+        if forced not in INT8_NAMES:
+            raise ValueError(f"{INT8_ENV}={forced!r}: use one of {', '.join(INT8_NAMES)}")
+        return forced
+    name = INT8_KERNELS.get(kind or numba_code_kind(), "fma4")
+    return name if INT8_NEEDS[name] <= numba_code_features() else "fma4"
+
+
+def int8_kernels_available() -> tuple[str, ...]:
+    """The int8 kernels whose instructions the code target has (fma4 always)."""
+    have = numba_code_features()
+    return tuple(n for n in INT8_NAMES if INT8_NEEDS[n] <= have)
+
+
+def int8_kernel(name: str | None = None):
+    """(name, gemv(wq_t, scales, x)) of an int8 kernel; default: the one dispatched for this CPU."""
+    name = name or int8_kernel_name()
+    gemvs = {"fma4": int8_gemv, "vnni": int8_gemv_vnni, "maddubs": int8_gemv_maddubs}
+    if name not in gemvs:
+        raise ValueError(f"unknown int8 kernel {name!r}")
+    return name, gemvs[name]
 
 
 def int4_kernel_name(kind: str | None = None) -> str:
@@ -357,6 +587,27 @@ def int4_kernel(name: str | None = None):
     if name == "words":
         return name, pack_int4_words, int4_gemv_words
     raise ValueError(f"unknown int4 kernel {name!r}")
+
+
+# LLVM features of an Intel Haswell (AVX2 + FMA, 2013), the oldest AVX2 core: every other host feature is turned off.
+_HASWELL = {"64bit", "avx", "avx2", "bmi", "bmi2", "cmov", "crc32", "cx16", "cx8", "f16c", "fma", "fsgsbase", "fxsr",
+            "invpcid", "lzcnt", "mmx", "movbe", "pclmul", "popcnt", "rdrnd", "sahf", "sse", "sse2", "sse3", "sse4.1",
+            "sse4.2", "ssse3", "xsave", "xsaveopt"}
+CPU_TARGETS = ("haswell", "znver3")  # code targets that cpu_target_env can emulate (both AVX2 + FMA, no AVX-512)
+
+
+def cpu_target_env(target: str) -> dict[str, str]:
+    """NUMBA_CPU_NAME and NUMBA_CPU_FEATURES that make Numba emit code for `target` (one of CPU_TARGETS) here:
+    instructions and scheduling of that CPU, run on this machine's cores and memory."""
+    if target == "znver3":
+        return avx2_numba_env()
+    if target != "haswell":
+        raise ValueError(f"unknown CPU target {target!r}: use one of {', '.join(CPU_TARGETS)}")
+    import llvmlite.binding as ll
+
+    names = sorted(ll.get_host_cpu_features())
+    return {"NUMBA_CPU_NAME": "haswell",
+            "NUMBA_CPU_FEATURES": ",".join(("+" if n in _HASWELL else "-") + n for n in names)}
 
 
 def avx2_numba_env() -> dict[str, str]:
