@@ -57,6 +57,7 @@ the bandwidth. torch's fbgemm int8 path reaches the same in the same runs.
 
 from __future__ import annotations
 
+import functools
 import os
 
 import numpy as np
@@ -351,7 +352,6 @@ def int4_gemv_words(words: np.ndarray, scales: np.ndarray, x: np.ndarray, group_
 
 _I8, _I32, _I64 = ir.IntType(8), ir.IntType(32), ir.IntType(64)
 _DOT_BLOCK = {"vnni": 64, "maddubs": 32}  # bytes of one row per intrinsic step
-_DOT_OFFSET = {"vnni": 128, "maddubs": 0}  # what the kernel adds to each weight code
 INT8_NAMES = ("fma4", "vnni", "maddubs")  # int8_gemv, int8_gemv_vnni, int8_gemv_maddubs
 INT8_KERNELS = {"avx512": "vnni", "avx2": "maddubs", "other": "fma4"}  # kind of CPU -> int8 kernel
 INT8_NEEDS = {"fma4": set(), "vnni": {"avx512f", "avx512vnni"}, "maddubs": {"avx2"}}  # LLVM features of the code
@@ -453,50 +453,67 @@ def quantize_x_two_levels(x: np.ndarray):
     return codes, sh, sl, True
 
 
-def _make_int8_dot_kernel(kind: str, dot4):
-    block = _DOT_BLOCK[kind]
-    offset = _DOT_OFFSET[kind]
-
-    @njit(parallel=True, cache=True)
-    def kernel(wq_t, scales, xs, sh, sl):
-        N, K = wq_t.shape
-        nblk = K // block
-        nvec = nblk * block
-        corr_h = np.int64(0)  # offset * sum of the codes over the vector part (the tail is summed exactly)
-        corr_l = np.int64(0)
-        for k in range(nvec):
-            corr_h += np.int64(xs[0, k])
-            corr_l += np.int64(xs[1, k])
-        corr_h *= offset
-        corr_l *= offset
-        flat = xs.reshape(-1)
-        y = np.empty(N, dtype=np.float32)
-        for blk in prange((N + 3) // 4):
-            r = 4 * blk
-            r0, r1, r2, r3 = r, min(r + 1, N - 1), min(r + 2, N - 1), min(r + 3, N - 1)  # past N: row N-1 again
-            d = dot4(wq_t[r0], wq_t[r1], wq_t[r2], wq_t[r3], flat, K, nblk)
-            sums = (d[0], d[1], d[2], d[3], d[4], d[5], d[6], d[7])
-            rows = (r0, r1, r2, r3)
-            for i in range(min(4, N - r)):
-                n = rows[i]
-                th = np.int64(0)
-                tl = np.int64(0)
-                for k in range(nvec, K):
-                    w = np.int64(wq_t[n, k])
-                    th += w * np.int64(xs[0, k])
-                    tl += w * np.int64(xs[1, k])
-                y[n] = scales[n] * (sh * np.float32(sums[2 * i] - corr_h + th)
-                                    + sl * np.float32(sums[2 * i + 1] - corr_l + tl))
-        return y
-    return kernel
+@njit(cache=True)
+def _offset_sums(xs: np.ndarray, nvec: int, offset: int):
+    """offset * sum of each level's codes over the first nvec inputs (what the vnni kernel's w + 128 adds)."""
+    ch = np.int64(0)
+    cl = np.int64(0)
+    for k in range(nvec):
+        ch += np.int64(xs[0, k])
+        cl += np.int64(xs[1, k])
+    return offset * ch, offset * cl
 
 
-_int8_vnni_kernel = _make_int8_dot_kernel("vnni", _dot4_vnni)
-_int8_maddubs_kernel = _make_int8_dot_kernel("maddubs", _dot4_maddubs)
+@njit(cache=True)
+def _finish4(d, r: int, nvec: int, corr_h, corr_l, wq_t, xs, scales, sh, sl, y) -> None:
+    """y for rows r..r+3 (those below N) from _dot4's sums: add the inputs past nvec exactly, remove the offset."""
+    N, K = wq_t.shape
+    sums = (d[0], d[1], d[2], d[3], d[4], d[5], d[6], d[7])
+    for i in range(min(4, N - r)):
+        n = r + i
+        th = np.int64(0)
+        tl = np.int64(0)
+        for k in range(nvec, K):
+            w = np.int64(wq_t[n, k])
+            th += w * np.int64(xs[0, k])
+            tl += w * np.int64(xs[1, k])
+        y[n] = scales[n] * (sh * np.float32(sums[2 * i] - corr_h + th) + sl * np.float32(sums[2 * i + 1] - corr_l + tl))
+
+
+# Two kernels written out rather than made by one factory: Numba's cache keys a closure by its name and line, and
+# the two closures of a factory kept missing (and refilling) one shared cache entry.
+@njit(parallel=True, cache=True)
+def _int8_vnni_kernel(wq_t, scales, xs, sh, sl):
+    N, K = wq_t.shape
+    nblk = K // 64
+    corr_h, corr_l = _offset_sums(xs, nblk * 64, 128)
+    flat = xs.reshape(-1)
+    y = np.empty(N, dtype=np.float32)
+    for blk in prange((N + 3) // 4):
+        r = 4 * blk  # rows past N read row N - 1 again and are not stored
+        d = _dot4_vnni(wq_t[r], wq_t[min(r + 1, N - 1)], wq_t[min(r + 2, N - 1)], wq_t[min(r + 3, N - 1)], flat, K,
+                       nblk)
+        _finish4(d, r, nblk * 64, corr_h, corr_l, wq_t, xs, scales, sh, sl, y)
+    return y
+
+
+@njit(parallel=True, cache=True)
+def _int8_maddubs_kernel(wq_t, scales, xs, sh, sl):
+    N, K = wq_t.shape
+    nblk = K // 32
+    y = np.empty(N, dtype=np.float32)
+    flat = xs.reshape(-1)
+    zero = np.int64(0)
+    for blk in prange((N + 3) // 4):
+        r = 4 * blk
+        d = _dot4_maddubs(wq_t[r], wq_t[min(r + 1, N - 1)], wq_t[min(r + 2, N - 1)], wq_t[min(r + 3, N - 1)], flat,
+                          K, nblk)
+        _finish4(d, r, nblk * 32, zero, zero, wq_t, xs, scales, sh, sl, y)
+    return y
 
 
 def _int8_dot_gemv(kind: str, kernel, wq_t: np.ndarray, scales: np.ndarray, x: np.ndarray) -> np.ndarray:
-    missing = INT8_NEEDS[kind] - numba_code_features()
+    missing = INT8_NEEDS[kind] - _code_features(os.environ.get("NUMBA_CPU_FEATURES"))
     if missing:
         raise RuntimeError(f"the {kind} int8 kernel needs the CPU features {sorted(missing)}, which the code Numba "
                            f"generates here lacks; use int8_kernel() for the one dispatched for this CPU")
@@ -532,12 +549,16 @@ def numba_code_kind() -> str:
 def numba_code_features() -> set[str]:
     """LLVM's names of the CPU features Numba compiles for in this process ("avx2", "avx512vnni", ...): the host's,
     or those NUMBA_CPU_FEATURES turns on. Empty when NUMBA_CPU_NAME is set with empty features (unknown here)."""
-    feats = os.environ.get("NUMBA_CPU_FEATURES")
-    if feats is None:
+    return set(_code_features(os.environ.get("NUMBA_CPU_FEATURES")))
+
+
+@functools.lru_cache(maxsize=8)
+def _code_features(feats: str | None) -> frozenset[str]:
+    if feats is None:  # asking LLVM takes about 0.1 ms: a quarter of a cold 4096 x 4096 GEMV, so once per setting
         import llvmlite.binding as ll
 
-        return {name for name, on in ll.get_host_cpu_features().items() if on}
-    return {f[1:] for f in feats.split(",") if f.startswith("+")}
+        return frozenset(name for name, on in ll.get_host_cpu_features().items() if on)
+    return frozenset(f[1:] for f in feats.split(",") if f.startswith("+"))
 
 
 def int8_kernel_name(kind: str | None = None) -> str:
