@@ -1,6 +1,9 @@
 """Tuned quantized GEMV kernels for the benchmarks (Numba). Not part of the course package.
 
-    int8_gemv(wq_t, scales, x)              wq_t (N, K) int8, scales (N,) float32, x (K,) -> (N,) float32
+    int8_gemv(wq_t, scales, x)              wq_t (N, K) int8, scales (N,) float32, x (K,) -> (N,) float32 ("fma4")
+    int8_gemv_vnni(wq_t, scales, x)         the same with vpdpbusd (AVX-512 VNNI), x quantized per call
+    int8_gemv_maddubs(wq_t, scales, x)      the same with vpmaddubsw (AVX2), x quantized per call
+    int8_kernel()                           (name, gemv) of the int8 kernel dispatched for this CPU
     int4_gemv(packed, scales, x, group)     packed (N, K // 2) int8 from pack_int4, scales (N, K // group)
     int4_gemv_rows4(packed, scales, x, group)  int4_gemv with four output rows per pass (same layout)
     int4_gemv_words(words, scales, x, group)  words (N, K // 8) uint32 from pack_int4_words
@@ -21,15 +24,18 @@ with native code, and floor4 1.01, words 1.13 with the Zen 3 code path. That cor
 weights were not measurable under that load, so the runs of `make bench` on each kind (int4_gemv_4096 beside
 int4_gemv_4096_<name> for the others) must confirm or change INT4_KERNELS. LLMCOURSE_INT4_KERNEL (one of
 INT4_NAMES) overrides the choice, and bench_quant times every other int4 kernel beside it on every run.
-int8 keeps one kernel: its AVX2 code (see avx2_numba_env) is the same loop on 256-bit registers (vpmovsxbd +
-vcvtdq2ps + vfmadd231ps, 4 rows x 2 vectors in flight), and no AVX2-only variant has been measured faster.
+int8 has three kernels (INT8_KERNELS): "vnni" for the avx512 kind when the code has AVX-512 VNNI, "maddubs" for
+avx2, and the fp32-FMA kernel "fma4" (int8_gemv) elsewhere; LLMCOURSE_INT8_KERNEL overrides the choice. The two
+integer kernels quantize x per call and multiply int8 by int8 (see "int8 with integer dot-product instructions"
+below for how, and for their error bound); fma4 computes with x as given.
 
-Inspecting the AVX2 path on an AVX-512 machine: `avx2_numba_env()` gives NUMBA_CPU_NAME / NUMBA_CPU_FEATURES for
-a Zen 3 code path (NUMBA_CPU_NAME alone is not enough: Numba then still enables the host's features). That shows
+Inspecting the AVX2 path on an AVX-512 machine: `cpu_target_env("haswell")` (or "znver3", as `avx2_numba_env()`)
+gives NUMBA_CPU_NAME / NUMBA_CPU_FEATURES for that code path (NUMBA_CPU_NAME alone is not enough: Numba then still
+enables the host's features); `python -m benchmarks --cpu-target haswell quant` runs the benchmarks with it. That shows
 the instructions and their arithmetic throughput, but not the AVX2 machine's memory system (its bandwidth, caches,
 prefetchers), which no setting here can emulate: cold-weight ratios must be measured on that machine.
 
-int8: four output rows per pass share each x[k] load; weights are widened to float32 and multiplied
+int8, fma4: four output rows per pass share each x[k] load; weights are widened to float32 and multiplied
 with FMA (Numba promotes int8 x int8 products to int64, which does not vectorise well).
 
 int4: two nibbles a byte, in a planar-per-group layout chosen so that the unpacking is float arithmetic.
@@ -45,14 +51,18 @@ A second measured Numba detail: the inner loops index views sliced before the lo
 Indexing two arrays with different offsets (q[n, pb + j] with x[xb + j]) stopped LLVM from vectorising
 the loop (about 10x slower).
 
-Variants of int8_gemv measured on the course machine (2 vCPUs, AVX-512), cold 4096 x 4096, and none of them
-faster than the code below, which LLVM compiles to vpmovsxbd + vcvtdq2ps + vfmadd231ps on 512-bit registers:
+Variants of the fma4 kernel measured on the course machine (2 vCPUs, AVX-512), cold 4096 x 4096, and none of
+them faster than the code below, which LLVM compiles to vpmovsxbd + vcvtdq2ps + vfmadd231ps on 512-bit registers:
 one or two rows per pass; eight rows; a tiled (N/4, K/64, 4, 64) layout; each thread on one contiguous half;
 software prefetch of the next block (llvm.prefetch through a Numba intrinsic; 10-20% slower); and reading the
 weights as int32 lanes unpacked with shifts (Numba widens the shifts to 64 bits: 2x slower). On one copy that
 stays in the cache the kernel runs at about 1.3x the DRAM read bandwidth (the int8_gemv_4096_hot record), so
 it is the overlap of arithmetic with memory traffic, not the arithmetic alone, that keeps it at 72-78% of
-the bandwidth. torch's fbgemm int8 path reaches the same in the same runs.
+the bandwidth. torch's fbgemm int8 path reaches the same in the same runs. That is what the integer kernels
+change: fma4 spends three instructions per 16 weights and row (one of them the widening vpmovsxbd), vnni one
+vpdpbusd per 64 weights and level (two levels) plus one vpxorq. On one cache-resident 256 x 2048 matrix, one
+thread, under load (indicative only): fma4 8.8 us, vnni 9.9 us with its per-call quantization of x (6.6 us
+without), maddubs (AVX-512 code) 15.3 us; cold-weight ratios are in the records of `make bench`.
 """
 
 from __future__ import annotations
@@ -60,6 +70,7 @@ from __future__ import annotations
 import functools
 import os
 
+import numba
 import numpy as np
 from llvmlite import ir
 from numba import njit, prange, types
@@ -356,6 +367,11 @@ INT8_NAMES = ("fma4", "vnni", "maddubs")  # int8_gemv, int8_gemv_vnni, int8_gemv
 INT8_KERNELS = {"avx512": "vnni", "avx2": "maddubs", "other": "fma4"}  # kind of CPU -> int8 kernel
 INT8_NEEDS = {"fma4": set(), "vnni": {"avx512f", "avx512vnni"}, "maddubs": {"avx2"}}  # LLVM features of the code
 INT8_ENV = "LLMCOURSE_INT8_KERNEL"
+# The int8 kernels hand their blocks of four rows to the threads in chunks of PARALLEL_CHUNK (64 rows, 256 KiB of
+# a 4096-wide matrix) instead of one half each: on a shared 2-vCPU machine a thread that loses its core for a while
+# then delays only its chunk, not the whole call. Under load (load average 8-10, 41 rounds, cold 4096 x 4096) it
+# cut the median time of vnni from 11.0 to 7.8 ms and of fma4 from 12.4 to 10.1 ms; a quiet run has not been made.
+PARALLEL_CHUNK = 16
 
 
 def _dot4_codegen(kind: str):
@@ -519,8 +535,15 @@ def _int8_dot_gemv(kind: str, kernel, wq_t: np.ndarray, scales: np.ndarray, x: n
                            f"generates here lacks; use int8_kernel() for the one dispatched for this CPU")
     codes, sh, sl, ok = quantize_x_two_levels(np.ascontiguousarray(x, dtype=np.float32))
     if not ok:  # NaN, inf, all zeros or a tiny max|x|: the fp32 kernel computes exactly what it is given
+        return int8_gemv_fma4(wq_t, scales, x)
+    with numba.parallel_chunksize(PARALLEL_CHUNK):
+        return kernel(wq_t, scales, codes, sh, sl)
+
+
+def int8_gemv_fma4(wq_t: np.ndarray, scales: np.ndarray, x: np.ndarray) -> np.ndarray:
+    """int8_gemv (fp32 FMA, x as given), its threads taking PARALLEL_CHUNK blocks of rows at a time."""
+    with numba.parallel_chunksize(PARALLEL_CHUNK):
         return int8_gemv(wq_t, scales, x)
-    return kernel(wq_t, scales, codes, sh, sl)
 
 
 def int8_gemv_vnni(wq_t: np.ndarray, scales: np.ndarray, x: np.ndarray) -> np.ndarray:
@@ -582,7 +605,7 @@ def int8_kernels_available() -> tuple[str, ...]:
 def int8_kernel(name: str | None = None):
     """(name, gemv(wq_t, scales, x)) of an int8 kernel; default: the one dispatched for this CPU."""
     name = name or int8_kernel_name()
-    gemvs = {"fma4": int8_gemv, "vnni": int8_gemv_vnni, "maddubs": int8_gemv_maddubs}
+    gemvs = {"fma4": int8_gemv_fma4, "vnni": int8_gemv_vnni, "maddubs": int8_gemv_maddubs}
     if name not in gemvs:
         raise ValueError(f"unknown int8 kernel {name!r}")
     return name, gemvs[name]
