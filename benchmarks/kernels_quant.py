@@ -367,11 +367,13 @@ INT8_NAMES = ("fma4", "vnni", "maddubs")  # int8_gemv, int8_gemv_vnni, int8_gemv
 INT8_KERNELS = {"avx512": "vnni", "avx2": "maddubs", "other": "fma4"}  # kind of CPU -> int8 kernel
 INT8_NEEDS = {"fma4": set(), "vnni": {"avx512f", "avx512vnni"}, "maddubs": {"avx2"}}  # LLVM features of the code
 INT8_ENV = "LLMCOURSE_INT8_KERNEL"
-# The int8 kernels hand their blocks of four rows to the threads in chunks of PARALLEL_CHUNK (64 rows, 256 KiB of
-# a 4096-wide matrix) instead of one half each: on a shared 2-vCPU machine a thread that loses its core for a while
-# then delays only its chunk, not the whole call. Under load (load average 8-10, 41 rounds, cold 4096 x 4096) it
-# cut the median time of vnni from 11.0 to 7.8 ms and of fma4 from 12.4 to 10.1 ms; a quiet run has not been made.
-PARALLEL_CHUNK = 16
+# The int8 kernels hand their blocks of four rows to the threads in PARALLEL_CHUNKS chunks per call instead of one
+# half each: on a shared 2-vCPU machine a thread that loses its core for a while then delays only a chunk, not the
+# whole call. Measured only under load (load average 3-10, cold 4096 x 4096, 41 rounds each, times 5-10x those of
+# a quiet machine): 64-row chunks (256 chunks) beat one half each in one run (vnni 7.8 against 11.0 ms) and lost in
+# two (10.0 against 6.8 ms; 3.6 against 3.0 ms: each chunk costs a scheduling step); 8 chunks matched one half
+# each (3.05 against 2.96 ms). A quiet run on each kind should confirm or drop it.
+PARALLEL_CHUNKS = 8
 
 
 def _dot4_codegen(kind: str):
@@ -553,15 +555,20 @@ def _int8_dot_gemv(kind: str, kernel, wq_t: np.ndarray, scales: np.ndarray, x: n
     if missing:
         raise RuntimeError(f"the {kind} int8 kernel needs the CPU features {sorted(missing)}, which the code Numba "
                            f"generates here lacks; use int8_kernel() for the one dispatched for this CPU")
-    with numba.parallel_chunksize(PARALLEL_CHUNK):
+    with numba.parallel_chunksize(_chunk(wq_t.shape[0])):
         y, ok = kernel(wq_t, scales, np.ascontiguousarray(x, dtype=np.float32))
     # NaN, inf, all zeros or a tiny max|x|: the fp32 kernel computes exactly what it is given
     return y if ok else int8_gemv_fma4(wq_t, scales, x)
 
 
+def _chunk(n_rows: int) -> int:
+    """Blocks of four rows per chunk for PARALLEL_CHUNKS chunks a call."""
+    return max(1, -(-((n_rows + 3) // 4) // PARALLEL_CHUNKS))
+
+
 def int8_gemv_fma4(wq_t: np.ndarray, scales: np.ndarray, x: np.ndarray) -> np.ndarray:
-    """int8_gemv (fp32 FMA, x as given), its threads taking PARALLEL_CHUNK blocks of rows at a time."""
-    with numba.parallel_chunksize(PARALLEL_CHUNK):
+    """int8_gemv (fp32 FMA, x as given), its threads taking PARALLEL_CHUNKS chunks of rows a call."""
+    with numba.parallel_chunksize(_chunk(wq_t.shape[0])):
         return int8_gemv(wq_t, scales, x)
 
 
