@@ -555,6 +555,9 @@ def _int8_dot_gemv(kind: str, kernel, wq_t: np.ndarray, scales: np.ndarray, x: n
     if missing:
         raise RuntimeError(f"the {kind} int8 kernel needs the CPU features {sorted(missing)}, which the code Numba "
                            f"generates here lacks; use int8_kernel() for the one dispatched for this CPU")
+    if wq_t.dtype != np.int8 or wq_t.ndim != 2:
+        raise TypeError(f"wq_t must be a 2-D int8 array, not {wq_t.ndim}-D {wq_t.dtype}")
+    wq_t = np.ascontiguousarray(wq_t)  # the intrinsic reads each row as contiguous bytes (no copy when it is)
     with numba.parallel_chunksize(_chunk(wq_t.shape[0])):
         y, ok = kernel(wq_t, scales, np.ascontiguousarray(x, dtype=np.float32))
     # NaN, inf, all zeros or a tiny max|x|: the fp32 kernel computes exactly what it is given

@@ -96,6 +96,22 @@ def test_int8_dot_kernels_fall_back_to_fp32_where_x_has_no_grid(name):
     assert np.isinf(gemv(wq, s, np.array([0.0, 0.0, np.inf], dtype=np.float32))[0])
 
 
+@pytest.mark.parametrize("name", ["vnni", "maddubs"])
+def test_int8_dot_kernels_take_strided_views_and_refuse_other_dtypes(name):
+    if name not in kq.int8_kernels_available():
+        pytest.skip(f"the code Numba generates here lacks {sorted(kq.INT8_NEEDS[name])}")
+    gemv = kq.int8_kernel(name)[1]
+    rng = np.random.default_rng(11)
+    big = rng.integers(-128, 128, (200, 10), dtype=np.int8)
+    wq = big.T[:, ::2]                                    # (10, 100), neither row- nor column-contiguous
+    s = rng.uniform(0.01, 0.1, 10).astype(np.float32)
+    x = rng.standard_normal(100)                          # float64: converted
+    ref, bound = _int8_error_bound(wq, s, x.astype(np.float32))
+    assert (np.abs(gemv(wq, s, x) - ref) <= bound).all()
+    with pytest.raises(TypeError, match="2-D int8"):
+        gemv(wq.astype(np.int16), s, x)
+
+
 def test_int8_dispatch_by_cpu_kind_features_and_override(monkeypatch):
     monkeypatch.delenv(kq.INT8_ENV, raising=False)
     monkeypatch.setenv("NUMBA_CPU_FEATURES", "+avx2,+fma,+avx512f,+avx512bw,+avx512vnni")
