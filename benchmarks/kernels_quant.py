@@ -60,9 +60,10 @@ stays in the cache the kernel runs at about 1.3x the DRAM read bandwidth (the in
 it is the overlap of arithmetic with memory traffic, not the arithmetic alone, that keeps it at 72-78% of
 the bandwidth. torch's fbgemm int8 path reaches the same in the same runs. That is what the integer kernels
 change: fma4 spends three instructions per 16 weights and row (one of them the widening vpmovsxbd), vnni one
-vpdpbusd per 64 weights and level (two levels) plus one vpxorq. On one cache-resident 256 x 2048 matrix, one
-thread, under load (indicative only): fma4 8.8 us, vnni 9.9 us with its per-call quantization of x (6.6 us
-without), maddubs (AVX-512 code) 15.3 us; cold-weight ratios are in the records of `make bench`.
+vpdpbusd per 64 weights and level (two levels) plus one vpxorq. On one cache-resident 1024 x 4096 matrix, one
+thread, under load (indicative only): fma4 68 us, vnni 61 us (its per-call quantization of x included), maddubs
+98 us with AVX-512 code; with Haswell code fma4 124 us and maddubs 103 us. Cold-weight ratios measured under load
+are in the README; a quiet `make bench` decides the dispatch.
 """
 
 from __future__ import annotations
