@@ -84,9 +84,9 @@ def _record(name: str, nbytes: int, seconds: float, ratio: float, bandwidth: flo
             "seconds": seconds}
 
 
-def _check(y: np.ndarray, ref: np.ndarray, what: str) -> None:
+def _check(y: np.ndarray, ref: np.ndarray, what: str, tol: float = 1e-4) -> None:
     err = np.abs(y - ref).max() / np.abs(ref).max()
-    if not err < 1e-4:
+    if not err < tol:
         raise AssertionError(f"{what}: relative error {err:.2e} against the dequantized fp32 reference")
 
 
@@ -104,7 +104,8 @@ def _gemv_case(N: int, K: int, quick: bool, rounds: int, with_int4: bool, with_t
     kernels = {"int8": chosen8}
     for kname in kq.int8_kernels_available():
         _, gemv = kq.int8_kernel(kname)
-        _check(gemv(q8[0][0], q8[0][1], x), ref8, f"int8 ({kname})")
+        # vnni1 rounds x to fbgemm's grid (max|x| / 254): its error is ~100x that of the others
+        _check(gemv(q8[0][0], q8[0][1], x), ref8, f"int8 ({kname})", 3e-2 if kname == "vnni1" else 1e-4)
         if tag == "4096" and kname != chosen8:  # the others, beside it (diagnostic), at one shape
             variants[f"int8 {kname}"] = _rotating(lambda c, gemv=gemv: gemv(c[0], c[1], x), q8)
             nbytes[f"int8 {kname}"] = N * K + 4 * N
@@ -167,8 +168,8 @@ def _gemv_case(N: int, K: int, quick: bool, rounds: int, with_int4: bool, with_t
             rec["note"] = f"an int4 kernel not dispatched on this CPU, timed beside {names['int4']} (diagnostic)"
         if v.startswith("int8 ") and v != "int8 hot":
             rec["note"] = f"an int8 kernel not dispatched on this CPU, timed beside {names['int8']} (diagnostic)"
-        if rec.get("kernel") in ("vnni", "maddubs"):
-            rec["x_quantized"] = "per call, two int8 levels: |error of x| <= max|x| / 64516"
+        if kq.INT8_GRID.get(rec.get("kernel")):
+            rec["x_quantized"] = f"per call: |error of x| <= max|x| / {kq.INT8_GRID[rec['kernel']]}"
         if v.startswith("int8") and v != "int8 hot" and "torch int8 dynamic" in cmp.timings:
             vs = cmp.ratio_spread(v, baseline="torch int8 dynamic")
             rec.update(vs_torch_fbgemm=vs["median"], vs_torch_fbgemm_rounds_min=vs["min"],

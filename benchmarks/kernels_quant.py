@@ -363,10 +363,15 @@ def int4_gemv_words(words: np.ndarray, scales: np.ndarray, x: np.ndarray, group_
 # The sums are exact in int32: |(w + 128) * x code| <= 255 * 127, 16 lanes, so K up to about a million.
 
 _I8, _I32, _I64 = ir.IntType(8), ir.IntType(32), ir.IntType(64)
-_DOT_BLOCK = {"vnni": 64, "maddubs": 32}  # bytes of one row per intrinsic step
-INT8_NAMES = ("fma4", "vnni", "maddubs")  # int8_gemv, int8_gemv_vnni, int8_gemv_maddubs
+_DOT_BLOCK = {"vnni": 64, "vnni1": 64, "maddubs": 32}  # bytes of one row per intrinsic step
+INT8_NAMES = ("fma4", "vnni", "maddubs", "vnni1")  # int8_gemv, int8_gemv_vnni, int8_gemv_maddubs, int8_gemv_vnni1
 INT8_KERNELS = {"avx512": "vnni", "avx2": "maddubs", "other": "fma4"}  # kind of CPU -> int8 kernel
-INT8_NEEDS = {"fma4": set(), "vnni": {"avx512f", "avx512vnni"}, "maddubs": {"avx2"}}  # LLVM features of the code
+INT8_NEEDS = {"fma4": set(), "vnni": {"avx512f", "avx512vnni"}, "maddubs": {"avx2"},  # LLVM features of the code
+              "vnni1": {"avx512f", "avx512vnni"}}
+# How finely each kernel rounds x: |error of x[k]| <= max|x| / INT8_GRID (None: x used as given, fp32 rounding).
+# vnni1 is vnni with the first level only, fbgemm's precision: timed beside the dispatched kernel (diagnostic), to
+# show on a quiet machine what the second level costs; it is dispatched nowhere.
+INT8_GRID = {"fma4": None, "vnni": 2 * 127 * 254, "maddubs": 2 * 127 * 254, "vnni1": 2 * 127}
 INT8_ENV = "LLMCOURSE_INT8_KERNEL"
 # The int8 kernels hand their blocks of four rows to the threads in PARALLEL_CHUNKS chunks per call instead of one
 # half each: on a shared 2-vCPU machine a thread that loses its core for a while then delays only a chunk, not the
@@ -381,7 +386,7 @@ def _dot4_codegen(kind: str):
     """LLVM IR of four rows' dot products with the x codes: (w0, w1, w2, w3, xs, stride, nblk) -> 8 int64 sums."""
     block = _DOT_BLOCK[kind]
     vin = ir.VectorType(_I8, block)
-    if kind == "vnni":
+    if kind in ("vnni", "vnni1"):
         vacc = ir.VectorType(_I32, 16)
     else:
         vacc = ir.VectorType(_I32, 8)
@@ -405,14 +410,14 @@ def _dot4_codegen(kind: str):
         with cgutils.for_range(builder, nblk) as loop:
             off = builder.mul(loop.index, ir.Constant(_I64, block))
             xv = [load(xr, off) for xr in xrows]
-            if kind == "vnni":
+            if kind in ("vnni", "vnni1"):
                 dp = cgutils.get_or_insert_function(mod, ir.FunctionType(vacc, [vacc] * 3),
                                                     "llvm.x86.avx512.vpdpbusd.512")
                 flip = ir.Constant(vin, [0x80] * block)
-                xh, xl = (builder.bitcast(v, vacc) for v in xv)
-                for r in range(4):
+                levels = [builder.bitcast(v, vacc) for v in xv][: 2 if kind == "vnni" else 1]  # vnni1: the sums of
+                for r in range(4):                                                         # level 2 stay zero
                     w = builder.bitcast(builder.xor(load(ptrs[r], off), flip), vacc)  # w + 128, unsigned
-                    for lvl, xc in enumerate((xh, xl)):
+                    for lvl, xc in enumerate(levels):
                         builder.store(builder.call(dp, [builder.load(accs[2 * r + lvl]), w, xc]), accs[2 * r + lvl])
             else:
                 sign = cgutils.get_or_insert_function(mod, ir.FunctionType(vin, [vin, vin]), "llvm.x86.avx2.psign.b")
@@ -442,6 +447,7 @@ def _dot4_intrinsic(kind: str):
 
 _dot4_vnni = _dot4_intrinsic("vnni")
 _dot4_maddubs = _dot4_intrinsic("maddubs")
+_dot4_vnni1 = _dot4_intrinsic("vnni1")
 
 
 @njit(cache=True)
@@ -527,6 +533,32 @@ def _int8_vnni_kernel(wq_t, scales, x):
 
 
 @njit(parallel=True, cache=True)
+def _int8_vnni1_kernel(wq_t, scales, x):
+    """As _int8_vnni_kernel with x's first level only."""
+    xs, sh, sl, ok = quantize_x_two_levels(x)
+    if not ok:
+        return np.empty(0, dtype=np.float32), False
+    N, K = wq_t.shape
+    nblk = K // 64
+    corr_h, corr_l = _offset_sums(xs, nblk * 64, 128)
+    flat = xs.reshape(-1)
+    no_level_2 = np.float32(0.0)
+    y = np.empty(N, dtype=np.float32)
+    for blk in prange((N + 3) // 4):
+        r = 4 * blk
+        d = _dot4_vnni1(wq_t[r], wq_t[min(r + 1, N - 1)], wq_t[min(r + 2, N - 1)], wq_t[min(r + 3, N - 1)], flat, K,
+                        nblk)
+        if r + 4 <= N and nblk * 64 == K:
+            y[r] = scales[r] * (sh * np.float32(d[0] - corr_h))
+            y[r + 1] = scales[r + 1] * (sh * np.float32(d[2] - corr_h))
+            y[r + 2] = scales[r + 2] * (sh * np.float32(d[4] - corr_h))
+            y[r + 3] = scales[r + 3] * (sh * np.float32(d[6] - corr_h))
+        else:
+            _finish4(d, r, nblk * 64, corr_h, np.int64(0), wq_t, xs, scales, sh, no_level_2, y)
+    return y, True
+
+
+@njit(parallel=True, cache=True)
 def _int8_maddubs_kernel(wq_t, scales, x):
     """As _int8_vnni_kernel."""
     xs, sh, sl, ok = quantize_x_two_levels(x)
@@ -579,6 +611,11 @@ def int8_gemv_fma4(wq_t: np.ndarray, scales: np.ndarray, x: np.ndarray) -> np.nd
 def int8_gemv_vnni(wq_t: np.ndarray, scales: np.ndarray, x: np.ndarray) -> np.ndarray:
     """int8_gemv with vpdpbusd (AVX-512 VNNI) on x in two int8 levels; error bound in the notes above."""
     return _int8_dot_gemv("vnni", _int8_vnni_kernel, wq_t, scales, x)
+
+
+def int8_gemv_vnni1(wq_t: np.ndarray, scales: np.ndarray, x: np.ndarray) -> np.ndarray:
+    """int8_gemv_vnni on x's first level only (|error of x| <= max|x| / 254, as fbgemm's): a diagnostic."""
+    return _int8_dot_gemv("vnni1", _int8_vnni1_kernel, wq_t, scales, x)
 
 
 def int8_gemv_maddubs(wq_t: np.ndarray, scales: np.ndarray, x: np.ndarray) -> np.ndarray:
@@ -635,7 +672,7 @@ def int8_kernels_available() -> tuple[str, ...]:
 def int8_kernel(name: str | None = None):
     """(name, gemv(wq_t, scales, x)) of an int8 kernel; default: the one dispatched for this CPU."""
     name = name or int8_kernel_name()
-    gemvs = {"fma4": int8_gemv_fma4, "vnni": int8_gemv_vnni, "maddubs": int8_gemv_maddubs}
+    gemvs = {"fma4": int8_gemv_fma4, "vnni": int8_gemv_vnni, "maddubs": int8_gemv_maddubs, "vnni1": int8_gemv_vnni1}
     if name not in gemvs:
         raise ValueError(f"unknown int8 kernel {name!r}")
     return name, gemvs[name]

@@ -54,15 +54,15 @@ def test_int8_gemv_matches_dequantized_reference(N, K):
     np.testing.assert_allclose(kq.int8_gemv(wq, s, x), ref, rtol=1e-5, atol=1e-5 * np.abs(ref).max())
 
 
-def _int8_error_bound(wq, s, x):
-    """What x in two int8 levels can cost: s[n] * sum_k |w[n, k]| * max|x| / (2 * 127 * 254), plus fp32 rounding."""
+def _int8_error_bound(wq, s, x, grid=2 * 127 * 254):
+    """What rounding x to max|x| / grid can cost: s[n] * sum_k |w[n, k]| * max|x| / grid, plus fp32 rounding."""
     ref = (wq.astype(np.float64) * s[:, None]) @ x.astype(np.float64)
-    grid = np.abs(x).max() / (2 * 127 * 254)
+    grid = np.abs(x).max() / grid
     return ref, 1.001 * s * np.abs(wq.astype(np.float64)).sum(1) * grid + 1e-6 * np.abs(ref).max()
 
 
 @pytest.mark.parametrize(("N", "K"), [(1, 8), (3, 64), (5, 33), (4, 100), (9, 256), (33, 4096 + 37)])
-@pytest.mark.parametrize("name", ["fma4", "vnni", "maddubs"])
+@pytest.mark.parametrize("name", ["fma4", "vnni", "maddubs", "vnni1"])
 def test_int8_dot_kernels_stay_within_their_error_bound(N, K, name):
     if name not in kq.int8_kernels_available():
         pytest.skip(f"the code Numba generates here lacks {sorted(kq.INT8_NEEDS[name])}")
@@ -75,13 +75,13 @@ def test_int8_dot_kernels_stay_within_their_error_bound(N, K, name):
               np.where(rng.random(K) < 0.5, -1e30, 1e-30).astype(np.float32),   # huge and tiny in one vector
               -np.abs(rng.standard_normal(K)).astype(np.float32) * 1e-20,
               np.full(K, -2.5, dtype=np.float32)):                              # exact ties of the rounding
-        ref, bound = _int8_error_bound(wq, s, x)
+        ref, bound = _int8_error_bound(wq, s, x, kq.INT8_GRID[name] or 2 * 127 * 254)
         got = kq.int8_kernel(name)[1](wq, s, x)
         assert got.dtype == np.float32 and got.shape == (N,)
         assert (np.abs(got - ref) <= bound).all(), (name, float(np.max(np.abs(got - ref) / bound)))
 
 
-@pytest.mark.parametrize("name", ["vnni", "maddubs"])
+@pytest.mark.parametrize("name", ["vnni", "maddubs", "vnni1"])
 def test_int8_dot_kernels_fall_back_to_fp32_where_x_has_no_grid(name):
     if name not in kq.int8_kernels_available():
         pytest.skip(f"the code Numba generates here lacks {sorted(kq.INT8_NEEDS[name])}")
@@ -96,7 +96,7 @@ def test_int8_dot_kernels_fall_back_to_fp32_where_x_has_no_grid(name):
     assert np.isinf(gemv(wq, s, np.array([0.0, 0.0, np.inf], dtype=np.float32))[0])
 
 
-@pytest.mark.parametrize("name", ["vnni", "maddubs"])
+@pytest.mark.parametrize("name", ["vnni", "maddubs", "vnni1"])
 def test_int8_dot_kernels_take_strided_views_and_refuse_other_dtypes(name):
     if name not in kq.int8_kernels_available():
         pytest.skip(f"the code Numba generates here lacks {sorted(kq.INT8_NEEDS[name])}")
@@ -106,7 +106,7 @@ def test_int8_dot_kernels_take_strided_views_and_refuse_other_dtypes(name):
     wq = big.T[:, ::2]                                    # (10, 100), neither row- nor column-contiguous
     s = rng.uniform(0.01, 0.1, 10).astype(np.float32)
     x = rng.standard_normal(100)                          # float64: converted
-    ref, bound = _int8_error_bound(wq, s, x.astype(np.float32))
+    ref, bound = _int8_error_bound(wq, s, x.astype(np.float32), kq.INT8_GRID[name])
     assert (np.abs(gemv(wq, s, x) - ref) <= bound).all()
     with pytest.raises(TypeError, match="2-D int8"):
         gemv(wq.astype(np.int16), s, x)
@@ -126,7 +126,7 @@ def test_int8_dispatch_by_cpu_kind_features_and_override(monkeypatch):
     monkeypatch.setenv(kq.INT8_ENV, "fma4")
     assert kq.int8_kernel()[0] == "fma4"
     monkeypatch.setenv(kq.INT8_ENV, "amx")
-    with pytest.raises(ValueError, match="use one of fma4, vnni, maddubs"):
+    with pytest.raises(ValueError, match="use one of fma4, vnni, maddubs, vnni1"):
         kq.int8_kernel_name()
     with pytest.raises(ValueError, match="unknown int8 kernel"):
         kq.int8_kernel("amx")
