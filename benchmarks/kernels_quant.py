@@ -3,6 +3,7 @@
     int8_gemv(wq_t, scales, x)              wq_t (N, K) int8, scales (N,) float32, x (K,) -> (N,) float32 ("fma4")
     int8_gemv_vnni(wq_t, scales, x)         the same with vpdpbusd (AVX-512 VNNI), x quantized per call
     int8_gemv_maddubs(wq_t, scales, x)      the same with vpmaddubsw (AVX2), x quantized per call
+    int8_gemv_vnni1(wq_t, scales, x)        vnni on one level of x (fbgemm's precision): a diagnostic only
     int8_kernel()                           (name, gemv) of the int8 kernel dispatched for this CPU
     int4_gemv(packed, scales, x, group)     packed (N, K // 2) int8 from pack_int4, scales (N, K // group)
     int4_gemv_rows4(packed, scales, x, group)  int4_gemv with four output rows per pass (same layout)
