@@ -6,6 +6,7 @@
     python -m benchmarks --repeat 5 quant   # five runs of each module instead of its default
     python -m benchmarks --quick            # smaller sizes, one run (used by the tests to check the plumbing)
     python -m benchmarks --table            # print the README's table from bench-results.json, run nothing
+    python -m benchmarks --cpu-target haswell quant   # Numba code for an AVX2-only CPU, run on this one
 
 Each module runs in a fresh Python process, so that the thread pools, caches and allocations one leaves
 behind (torch's OpenMP threads after the KV-cache run, gigabytes of freed copies) cannot slow the next.
@@ -19,6 +20,12 @@ llmcourse.env.cpu_record) and, where a target is set for it (benchmarks/targets.
 `target_met`. bench-results.json holds this run (`records`, `cpu`, `date`) and a history of runs per kind of
 CPU (`history`: {"avx512": [...], "avx2": [...]}, newest last), so that one machine's results never replace
 the other kind's.
+
+--cpu-target haswell (or znver3) sets NUMBA_CPU_NAME and NUMBA_CPU_FEATURES for the benchmark processes, so Numba
+compiles every kernel for that AVX2 + FMA CPU without AVX-512 or VNNI, and the int8 / int4 dispatch picks that
+kind's kernels. The code then runs on this machine's cores, caches and memory, which no setting can turn into an
+AVX2 machine's: the run is kept under its own history kind ("haswell-code-on-avx512"), its `cpu` says
+`code_target`, and no target is judged on it.
 """
 
 from __future__ import annotations
@@ -27,6 +34,7 @@ import argparse
 import datetime
 import json
 import math
+import os
 import statistics
 import subprocess
 import sys
@@ -43,6 +51,7 @@ FIELDS = ("name", "value", "unit", "baseline", "ratio", "limit", "pct_of_limit")
 SCHEMA = 2
 HISTORY_PER_KIND = 20
 SPREAD_FIELDS = ("value", "ratio")  # fields whose every-run figures and min-max are kept in the record
+CPU_TARGETS = {"haswell": "avx2", "znver3": "avx2"}  # --cpu-target -> the kind of code (kernels_quant.CPU_TARGETS)
 
 
 def validate(record: dict) -> dict:
@@ -66,13 +75,14 @@ def default_repeat(name: str) -> int:
     return 1
 
 
-def run_isolated(name: str, quick: bool) -> list[dict]:
-    """benchmarks/bench_<name>.py's run(quick) in a child Python process; its records."""
+def run_isolated(name: str, quick: bool, extra_env: dict[str, str] | None = None) -> list[dict]:
+    """benchmarks/bench_<name>.py's run(quick) in a child Python process (with extra_env set); its records."""
     if not (Path(__file__).parent / f"bench_{name}.py").is_file():
         raise SystemExit(f"no benchmark module benchmarks/bench_{name}.py")
     code = (f"import json; from benchmarks import bench_{name} as m; "
             f"print('@@records ' + json.dumps(m.run(quick={quick})))")
-    done = subprocess.run([sys.executable, "-c", code], cwd=ROOT, stdout=subprocess.PIPE, text=True)
+    done = subprocess.run([sys.executable, "-c", code], cwd=ROOT, stdout=subprocess.PIPE, text=True,
+                          env={**os.environ, **(extra_env or {})})
     if done.returncode:
         raise SystemExit(f"benchmark {name} failed (exit {done.returncode}); its errors are above")
     lines = [line for line in done.stdout.splitlines() if line.startswith("@@records ")]
@@ -119,10 +129,19 @@ def aggregate(runs: list[list[dict]]) -> list[dict]:
 
 
 def annotate(records: list[dict], cpu: dict, quick: bool = False) -> list[dict]:
-    """Attach the CPU description and the target verdicts (benchmarks/targets.py) to every record."""
+    """Attach the CPU description and the target verdicts (benchmarks/targets.py) to every record. Under a
+    --cpu-target every record's `code_path` is that target's kind, so no target is judged on it."""
     for r in records:
         r["cpu"] = cpu
-    return targets.evaluate_all(records, str(cpu["kind"]), quick)
+        if cpu.get("code_target"):
+            r.setdefault("code_path", CPU_TARGETS[cpu["code_target"]])
+    targets.evaluate_all(records, str(cpu["kind"]), quick)
+    if cpu.get("code_target"):  # even on a machine of the target's kind: the code is not the one it would run
+        for r in records:
+            if r.get("target_met") is not None:
+                r["target_met"] = None
+                r["target"] += f" (code built for {cpu['code_target']} by --cpu-target: not judged)"
+    return records
 
 
 def write_results(path: Path, records: list[dict], cpu: dict, quick: bool, modules: list[str],
@@ -140,12 +159,18 @@ def write_results(path: Path, records: list[dict], cpu: dict, quick: bool, modul
             history = old["history"]
         elif isinstance(old, list):  # schema 1: a bare list of records from a machine it did not name
             history = {"unknown": [{"date": None, "cpu": None, "quick": None, "modules": None, "records": old}]}
-    kind_runs = history.setdefault(str(cpu["kind"]), [])
+    kind_runs = history.setdefault(history_kind(cpu), [])
     kind_runs.append(run)
     del kind_runs[:-HISTORY_PER_KIND]
     data = {"schema": SCHEMA, **run, "history": history}
     path.write_text(json.dumps(data, indent=1) + "\n")
     return data
+
+
+def history_kind(cpu: dict) -> str:
+    """The history a run belongs to: the CPU's kind, or "<target>-code-on-<kind>" for a --cpu-target run."""
+    target = cpu.get("code_target")
+    return f"{target}-code-on-{cpu['kind']}" if target else str(cpu["kind"])
 
 
 def _spread_text(r: dict, key: str) -> str:
@@ -193,6 +218,8 @@ def main(argv: list[str] | None = None) -> int:
                         help="runs of each module (default: the module's REPEAT, 1 with --quick)")
     parser.add_argument("--out", type=Path, default=ROOT / "bench-results.json")
     parser.add_argument("--table", action="store_true", help="print a Markdown table of --out and exit")
+    parser.add_argument("--cpu-target", choices=sorted(CPU_TARGETS),
+                        help="compile the Numba kernels for this AVX2 CPU (run on this machine; not judged)")
     args = parser.parse_args(argv)
     if args.table:
         print(table(json.loads(args.out.read_text())))
@@ -201,14 +228,23 @@ def main(argv: list[str] | None = None) -> int:
         parser.error("--repeat must be at least 1")
     names = args.only or sorted(p.stem.removeprefix("bench_") for p in Path(__file__).parent.glob("bench_*.py"))
     cpu = env.cpu_record()
+    extra_env = None
+    if args.cpu_target:
+        from . import kernels_quant  # imports numba: only for this option
+
+        extra_env = kernels_quant.cpu_target_env(args.cpu_target)
+        cpu["code_target"] = args.cpu_target
     print(f"CPU: {env.describe_cpu_record(cpu)}")
+    if args.cpu_target:
+        print(f"Numba code for {args.cpu_target} ({CPU_TARGETS[args.cpu_target]} kind) on this {cpu['kind']} "
+              f"machine: kept as history kind {history_kind(cpu)!r}, no target judged")
     records = []
     for name in names:
         start = time.perf_counter()
         n = args.repeat or (1 if args.quick else default_repeat(name))
         runs = []
         for i in range(n):
-            runs.append([validate(r) for r in run_isolated(name, args.quick)])
+            runs.append([validate(r) for r in run_isolated(name, args.quick, extra_env)])
             if n > 1:
                 print(f"[{name}] run {i + 1}/{n} done ({time.perf_counter() - start:.0f} s)", flush=True)
         got = annotate(aggregate(runs), cpu, args.quick)

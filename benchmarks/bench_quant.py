@@ -3,10 +3,12 @@
 Records (value = achieved GB/s of weight bytes read, ratio = speed-up over the NumPy fp32 GEMV of the
 same shape measured in the same interleaved rounds, limit = this run's measured read bandwidth):
 
-    fp32_gemv_4096_numpy, int8_gemv_4096, int8_gemv_11008x4096, torch_int8_dynamic_4096 and _11008x4096,
-    int4_gemv_4096 (group 128, the kernel dispatched for this CPU: field `kernel`), int4_gemv_4096_<name>
-    (each other int4 kernel, timed beside it so that every run checks the dispatch), and int8_gemv_4096_hot:
-    the int8 kernel on one cache-resident copy (no ratio), which shows how far its arithmetic alone could go
+    fp32_gemv_4096_numpy, int8_gemv_4096 and int8_gemv_11008x4096 (the int8 kernel dispatched for this CPU:
+    field `kernel`), int8_gemv_4096_<name> (each other int8 kernel this code target can run, timed beside it),
+    torch_int8_dynamic_4096 and _11008x4096, int4_gemv_4096 (group 128, the dispatched int4 kernel),
+    int4_gemv_4096_<name> (each other int4 kernel, timed beside it so that every run checks the dispatch), and
+    int8_gemv_4096_hot: the dispatched int8 kernel on one cache-resident copy (no ratio), which shows how far its
+    arithmetic alone could go
 
 Every ratio is the median of per-round ratios; `ratio_rounds_min` / `ratio_rounds_max` give the rounds' spread.
 The int8 records also carry `vs_torch_fbgemm`: the median per-round speed-up of our kernel over torch's fbgemm
@@ -82,9 +84,9 @@ def _record(name: str, nbytes: int, seconds: float, ratio: float, bandwidth: flo
             "seconds": seconds}
 
 
-def _check(y: np.ndarray, ref: np.ndarray, what: str) -> None:
+def _check(y: np.ndarray, ref: np.ndarray, what: str, tol: float = 1e-4) -> None:
     err = np.abs(y - ref).max() / np.abs(ref).max()
-    if not err < 1e-4:
+    if not err < tol:
         raise AssertionError(f"{what}: relative error {err:.2e} against the dequantized fp32 reference")
 
 
@@ -95,17 +97,26 @@ def _gemv_case(N: int, K: int, quick: bool, rounds: int, with_int4: bool, with_t
     w32 = _copies(lambda i: np.random.default_rng(i).standard_normal((N, K), dtype=np.float32), 4 * N * K, quick)
     q8 = _copies(lambda i: (np.random.default_rng(100 + i).integers(-127, 128, (N, K), dtype=np.int8),
                             np.random.default_rng(i).uniform(0.001, 0.01, N).astype(np.float32)), N * K, quick)
-    _check(kq.int8_gemv(q8[0][0], q8[0][1], x), (q8[0][0] * q8[0][1][:, None]).astype(np.float64) @ x, "int8")
-    variants = {"numpy fp32": _rotating(lambda w: w @ x, w32),
-                "int8": _rotating(lambda c: kq.int8_gemv(c[0], c[1], x), q8)}
+    ref8 = (q8[0][0] * q8[0][1][:, None]).astype(np.float64) @ x
+    chosen8, gemv8 = kq.int8_kernel()
+    variants = {"numpy fp32": _rotating(lambda w: w @ x, w32), "int8": _rotating(lambda c: gemv8(c[0], c[1], x), q8)}
     nbytes = {"numpy fp32": 4 * N * K, "int8": N * K + 4 * N}
-    kernels = {"int8": "int8 4 rows x fp32 FMA"}
+    kernels = {"int8": chosen8}
+    for kname in kq.int8_kernels_available():
+        _, gemv = kq.int8_kernel(kname)
+        # vnni1 rounds x to fbgemm's grid (max|x| / 254): its error is ~100x that of the others
+        _check(gemv(q8[0][0], q8[0][1], x), ref8, f"int8 ({kname})", 3e-2 if kname == "vnni1" else 1e-4)
+        if tag == "4096" and kname != chosen8:  # the others, beside it (diagnostic), at one shape
+            variants[f"int8 {kname}"] = _rotating(lambda c, gemv=gemv: gemv(c[0], c[1], x), q8)
+            nbytes[f"int8 {kname}"] = N * K + 4 * N
+            kernels[f"int8 {kname}"] = kname
     if tag == "4096":
         # The same kernel on one copy that stays in the last-level cache: how fast it computes when memory is
         # not the limit. If this is well above the bandwidth, the cold kernel is limited by how well its
         # arithmetic overlaps the memory traffic, not by arithmetic alone.
-        variants["int8 hot"] = _rotating(lambda c: kq.int8_gemv(c[0], c[1], x), q8[:1])
+        variants["int8 hot"] = _rotating(lambda c: gemv8(c[0], c[1], x), q8[:1])
         nbytes["int8 hot"] = N * K + 4 * N
+        kernels["int8 hot"] = chosen8
     if with_int4:
         chosen = kq.int4_kernel_name()
         packed: dict = {}  # pack function -> cold copies (floor and floor4 share one layout, so one set of copies)
@@ -142,7 +153,8 @@ def _gemv_case(N: int, K: int, quick: bool, rounds: int, with_int4: bool, with_t
     out = []
     names = {"numpy fp32": f"fp32_gemv_{tag}_numpy", "int8": f"int8_gemv_{tag}", "int4": f"int4_gemv_{tag}",
              "torch int8 dynamic": f"torch_int8_dynamic_{tag}", "int8 hot": f"int8_gemv_{tag}_hot",
-             **{f"int4 {k}": f"int4_gemv_{tag}_{k}" for k in kq.INT4_NAMES}}
+             **{f"int4 {k}": f"int4_gemv_{tag}_{k}" for k in kq.INT4_NAMES},
+             **{f"int8 {k}": f"int8_gemv_{tag}_{k}" for k in kq.INT8_NAMES}}
     for v, t in cmp.timings.items():
         if v == "numpy fp32" and tag != "4096":
             continue
@@ -154,8 +166,12 @@ def _gemv_case(N: int, K: int, quick: bool, rounds: int, with_int4: bool, with_t
             rec["kernel"] = kernels[v]
         if v.startswith("int4 "):
             rec["note"] = f"an int4 kernel not dispatched on this CPU, timed beside {names['int4']} (diagnostic)"
-        if v == "int8" and "torch int8 dynamic" in cmp.timings:
-            vs = cmp.ratio_spread("int8", baseline="torch int8 dynamic")
+        if v.startswith("int8 ") and v != "int8 hot":
+            rec["note"] = f"an int8 kernel not dispatched on this CPU, timed beside {names['int8']} (diagnostic)"
+        if kq.INT8_GRID.get(rec.get("kernel")):
+            rec["x_quantized"] = f"per call: |error of x| <= max|x| / {kq.INT8_GRID[rec['kernel']]}"
+        if v.startswith("int8") and v != "int8 hot" and "torch int8 dynamic" in cmp.timings:
+            vs = cmp.ratio_spread(v, baseline="torch int8 dynamic")
             rec.update(vs_torch_fbgemm=vs["median"], vs_torch_fbgemm_rounds_min=vs["min"],
                        vs_torch_fbgemm_rounds_max=vs["max"])
         if v == "torch int8 dynamic":

@@ -1,6 +1,10 @@
 """Tuned quantized GEMV kernels for the benchmarks (Numba). Not part of the course package.
 
-    int8_gemv(wq_t, scales, x)              wq_t (N, K) int8, scales (N,) float32, x (K,) -> (N,) float32
+    int8_gemv(wq_t, scales, x)              wq_t (N, K) int8, scales (N,) float32, x (K,) -> (N,) float32 ("fma4")
+    int8_gemv_vnni(wq_t, scales, x)         the same with vpdpbusd (AVX-512 VNNI), x quantized per call
+    int8_gemv_maddubs(wq_t, scales, x)      the same with vpmaddubsw (AVX2), x quantized per call
+    int8_gemv_vnni1(wq_t, scales, x)        vnni on one level of x (fbgemm's precision): a diagnostic only
+    int8_kernel()                           (name, gemv) of the int8 kernel dispatched for this CPU
     int4_gemv(packed, scales, x, group)     packed (N, K // 2) int8 from pack_int4, scales (N, K // group)
     int4_gemv_rows4(packed, scales, x, group)  int4_gemv with four output rows per pass (same layout)
     int4_gemv_words(words, scales, x, group)  words (N, K // 8) uint32 from pack_int4_words
@@ -21,15 +25,18 @@ with native code, and floor4 1.01, words 1.13 with the Zen 3 code path. That cor
 weights were not measurable under that load, so the runs of `make bench` on each kind (int4_gemv_4096 beside
 int4_gemv_4096_<name> for the others) must confirm or change INT4_KERNELS. LLMCOURSE_INT4_KERNEL (one of
 INT4_NAMES) overrides the choice, and bench_quant times every other int4 kernel beside it on every run.
-int8 keeps one kernel: its AVX2 code (see avx2_numba_env) is the same loop on 256-bit registers (vpmovsxbd +
-vcvtdq2ps + vfmadd231ps, 4 rows x 2 vectors in flight), and no AVX2-only variant has been measured faster.
+int8 has three kernels (INT8_KERNELS): "vnni" for the avx512 kind when the code has AVX-512 VNNI, "maddubs" for
+avx2, and the fp32-FMA kernel "fma4" (int8_gemv) elsewhere; LLMCOURSE_INT8_KERNEL overrides the choice. The two
+integer kernels quantize x per call and multiply int8 by int8 (see "int8 with integer dot-product instructions"
+below for how, and for their error bound); fma4 computes with x as given.
 
-Inspecting the AVX2 path on an AVX-512 machine: `avx2_numba_env()` gives NUMBA_CPU_NAME / NUMBA_CPU_FEATURES for
-a Zen 3 code path (NUMBA_CPU_NAME alone is not enough: Numba then still enables the host's features). That shows
+Inspecting the AVX2 path on an AVX-512 machine: `cpu_target_env("haswell")` (or "znver3", as `avx2_numba_env()`)
+gives NUMBA_CPU_NAME / NUMBA_CPU_FEATURES for that code path (NUMBA_CPU_NAME alone is not enough: Numba then still
+enables the host's features); `python -m benchmarks --cpu-target haswell quant` runs the benchmarks with it. That shows
 the instructions and their arithmetic throughput, but not the AVX2 machine's memory system (its bandwidth, caches,
 prefetchers), which no setting here can emulate: cold-weight ratios must be measured on that machine.
 
-int8: four output rows per pass share each x[k] load; weights are widened to float32 and multiplied
+int8, fma4: four output rows per pass share each x[k] load; weights are widened to float32 and multiplied
 with FMA (Numba promotes int8 x int8 products to int64, which does not vectorise well).
 
 int4: two nibbles a byte, in a planar-per-group layout chosen so that the unpacking is float arithmetic.
@@ -45,22 +52,32 @@ A second measured Numba detail: the inner loops index views sliced before the lo
 Indexing two arrays with different offsets (q[n, pb + j] with x[xb + j]) stopped LLVM from vectorising
 the loop (about 10x slower).
 
-Variants of int8_gemv measured on the course machine (2 vCPUs, AVX-512), cold 4096 x 4096, and none of them
-faster than the code below, which LLVM compiles to vpmovsxbd + vcvtdq2ps + vfmadd231ps on 512-bit registers:
+Variants of the fma4 kernel measured on the course machine (2 vCPUs, AVX-512), cold 4096 x 4096, and none of
+them faster than the code below, which LLVM compiles to vpmovsxbd + vcvtdq2ps + vfmadd231ps on 512-bit registers:
 one or two rows per pass; eight rows; a tiled (N/4, K/64, 4, 64) layout; each thread on one contiguous half;
 software prefetch of the next block (llvm.prefetch through a Numba intrinsic; 10-20% slower); and reading the
 weights as int32 lanes unpacked with shifts (Numba widens the shifts to 64 bits: 2x slower). On one copy that
 stays in the cache the kernel runs at about 1.3x the DRAM read bandwidth (the int8_gemv_4096_hot record), so
 it is the overlap of arithmetic with memory traffic, not the arithmetic alone, that keeps it at 72-78% of
-the bandwidth. torch's fbgemm int8 path reaches the same in the same runs.
+the bandwidth. torch's fbgemm int8 path reaches the same in the same runs. That is what the integer kernels
+change: fma4 spends three instructions per 16 weights and row (one of them the widening vpmovsxbd), vnni one
+vpdpbusd per 64 weights and level (two levels) plus one vpxorq. On one cache-resident 1024 x 4096 matrix, one
+thread, under load (indicative only): fma4 68 us, vnni 61 us (its per-call quantization of x included), maddubs
+98 us with AVX-512 code; with Haswell code fma4 124 us and maddubs 103 us. Cold-weight ratios measured under load
+are in the README; a quiet `make bench` decides the dispatch.
 """
 
 from __future__ import annotations
 
+import functools
 import os
 
+import numba
 import numpy as np
-from numba import njit, prange
+from llvmlite import ir
+from numba import njit, prange, types
+from numba.core import cgutils
+from numba.extending import intrinsic
 
 from llmcourse import bench, env
 
@@ -324,6 +341,289 @@ def int4_gemv_words(words: np.ndarray, scales: np.ndarray, x: np.ndarray, group_
     return _int4_words_kernel(words.view(np.int32).reshape(N, G, m), scales, x3)
 
 
+# --- int8 with integer dot-product instructions -------------------------------------------------------------
+# The fp32 kernel above spends three vector instructions per 16 weights (widen, convert, FMA), and one of them, the
+# widening vpmovsxbd, competes for the same shuffle port on every weight. These kernels quantize x once per call
+# and multiply int8 by int8 with the instructions built for it, so that the weights are never widened:
+#   vnni     AVX-512 VNNI: vpdpbusd multiplies 64 unsigned bytes by 64 signed bytes and adds each four products
+#            into a 32-bit lane: one instruction per 64 weights and row (plus one vpxorq: the weights are made
+#            unsigned by flipping their top bit, w + 128, and 128 * sum(x codes) is subtracted at the end).
+#   maddubs  AVX2 without VNNI: vpabsb takes |w| (128 for -128, read as unsigned), vpsignb moves w's sign onto the
+#            x code, vpmaddubsw multiplies the two and adds pairs into 16 bits (at most 2 * 128 * 127 = 32512: no
+#            saturation), vpmaddwd by ones adds pairs into 32 bits: seven instructions per 32 weights and row for
+#            the two levels below. (The sign on the weight instead would turn -128 into -128: wrong.)
+# Numba does not emit either from a Python loop (LLVM turns an int8 x int8 loop into vpmovsxbd + vpmulld, or
+# vpdpwssd on widened lanes), so _dot4 writes the inner loop in LLVM IR with the x86 intrinsics. A kernel is
+# compiled only when the code target has its instructions (int8_kernel refuses the others), because LLVM cannot
+# lower the intrinsic for a CPU without them.
+#
+# x in two int8 levels: x ~ sh * xh + sl * xl with sh = max|x| / 127 and sl = sh / 254, so every x is rounded to
+# within sl / 2 = max|x| / 64516 (a 16-bit grid), not to max|x| / 254 as in a one-level (w8a8, fbgemm-style) scheme.
+# Each row then costs two dot products on the same weight registers, and the error of y[n] is at most
+# scales[n] * sum_k |w[n, k]| * sl / 2 (test_int8_dot_kernels_stay_within_their_error_bound checks it).
+# The sums are exact in int32: |(w + 128) * x code| <= 255 * 127, 16 lanes, so K up to about a million.
+
+_I8, _I32, _I64 = ir.IntType(8), ir.IntType(32), ir.IntType(64)
+_DOT_BLOCK = {"vnni": 64, "vnni1": 64, "maddubs": 32}  # bytes of one row per intrinsic step
+INT8_NAMES = ("fma4", "vnni", "maddubs", "vnni1")  # int8_gemv, int8_gemv_vnni, int8_gemv_maddubs, int8_gemv_vnni1
+INT8_KERNELS = {"avx512": "vnni", "avx2": "maddubs", "other": "fma4"}  # kind of CPU -> int8 kernel
+INT8_NEEDS = {"fma4": set(), "vnni": {"avx512f", "avx512vnni"}, "maddubs": {"avx2"},  # LLVM features of the code
+              "vnni1": {"avx512f", "avx512vnni"}}
+# How finely each kernel rounds x: |error of x[k]| <= max|x| / INT8_GRID (None: x used as given, fp32 rounding).
+# vnni1 is vnni with the first level only, fbgemm's precision: timed beside the dispatched kernel (diagnostic), to
+# show on a quiet machine what the second level costs; it is dispatched nowhere.
+INT8_GRID = {"fma4": None, "vnni": 2 * 127 * 254, "maddubs": 2 * 127 * 254, "vnni1": 2 * 127}
+INT8_ENV = "LLMCOURSE_INT8_KERNEL"
+# The int8 kernels hand their blocks of four rows to the threads in PARALLEL_CHUNKS chunks per call instead of one
+# half each: on a shared 2-vCPU machine a thread that loses its core for a while then delays only a chunk, not the
+# whole call. Measured only under load (load average 3-10, cold 4096 x 4096, 41 rounds each, times 5-10x those of
+# a quiet machine): 64-row chunks (256 chunks) beat one half each in one run (vnni 7.8 against 11.0 ms) and lost in
+# two (10.0 against 6.8 ms; 3.6 against 3.0 ms: each chunk costs a scheduling step); 8 chunks matched one half
+# each (3.05 against 2.96 ms). A quiet run on each kind should confirm or drop it.
+PARALLEL_CHUNKS = 8
+
+
+def _dot4_codegen(kind: str):
+    """LLVM IR of four rows' dot products with the x codes: (w0, w1, w2, w3, xs, stride, nblk) -> 8 int64 sums."""
+    block = _DOT_BLOCK[kind]
+    vin = ir.VectorType(_I8, block)
+    if kind in ("vnni", "vnni1"):
+        vacc = ir.VectorType(_I32, 16)
+    else:
+        vacc = ir.VectorType(_I32, 8)
+        v16i16 = ir.VectorType(ir.IntType(16), 16)
+
+    def codegen(context, builder, signature, args):
+        ptrs = [context.make_array(signature.args[i])(context, builder, args[i]).data for i in range(5)]
+        stride, nblk = args[5], args[6]
+        mod = builder.module
+        red = cgutils.get_or_insert_function(mod, ir.FunctionType(_I32, [vacc]),
+                                             f"llvm.vector.reduce.add.v{vacc.count}i32")
+        accs = [cgutils.alloca_once_value(builder, ir.Constant(vacc, None)) for _ in range(8)]
+
+        def load(p, off):
+            return builder.load(builder.gep(p, [off], source_etype=_I8), typ=vin, align=1)
+
+        def acc_add(slot, v):
+            builder.store(builder.add(builder.load(accs[slot]), v), accs[slot])
+
+        xrows = [ptrs[4], builder.gep(ptrs[4], [stride], source_etype=_I8)]  # xh, xl
+        with cgutils.for_range(builder, nblk) as loop:
+            off = builder.mul(loop.index, ir.Constant(_I64, block))
+            xv = [load(xr, off) for xr in xrows]
+            if kind in ("vnni", "vnni1"):
+                dp = cgutils.get_or_insert_function(mod, ir.FunctionType(vacc, [vacc] * 3),
+                                                    "llvm.x86.avx512.vpdpbusd.512")
+                flip = ir.Constant(vin, [0x80] * block)
+                levels = [builder.bitcast(v, vacc) for v in xv][: 2 if kind == "vnni" else 1]  # vnni1: the sums of
+                for r in range(4):                                                         # level 2 stay zero
+                    w = builder.bitcast(builder.xor(load(ptrs[r], off), flip), vacc)  # w + 128, unsigned
+                    for lvl, xc in enumerate(levels):
+                        builder.store(builder.call(dp, [builder.load(accs[2 * r + lvl]), w, xc]), accs[2 * r + lvl])
+            else:
+                sign = cgutils.get_or_insert_function(mod, ir.FunctionType(vin, [vin, vin]), "llvm.x86.avx2.psign.b")
+                mub = cgutils.get_or_insert_function(mod, ir.FunctionType(v16i16, [vin, vin]),
+                                                     "llvm.x86.avx2.pmadd.ub.sw")
+                mwd = cgutils.get_or_insert_function(mod, ir.FunctionType(vacc, [v16i16, v16i16]),
+                                                     "llvm.x86.avx2.pmadd.wd")
+                absb = cgutils.get_or_insert_function(mod, ir.FunctionType(vin, [vin, ir.IntType(1)]), "llvm.abs.v32i8")
+                ones = ir.Constant(v16i16, [1] * 16)
+                for r in range(4):
+                    w = load(ptrs[r], off)
+                    wabs = builder.call(absb, [w, ir.Constant(ir.IntType(1), 0)])  # |-128| wraps to 0x80 = 128 unsigned
+                    for lvl in range(2):
+                        p16 = builder.call(mub, [wabs, builder.call(sign, [xv[lvl], w])])  # |w| * (x * sign w), pairs
+                        acc_add(2 * r + lvl, builder.call(mwd, [p16, ones]))
+        outs = [builder.sext(builder.call(red, [builder.load(a)]), _I64) for a in accs]
+        return context.make_tuple(builder, signature.return_type, outs)
+    return codegen
+
+
+def _dot4_intrinsic(kind: str):
+    @intrinsic
+    def dot4(typingctx, w0, w1, w2, w3, xs, stride, nblk):
+        return types.UniTuple(types.int64, 8)(w0, w1, w2, w3, xs, stride, nblk), _dot4_codegen(kind)
+    return dot4
+
+
+_dot4_vnni = _dot4_intrinsic("vnni")
+_dot4_maddubs = _dot4_intrinsic("maddubs")
+_dot4_vnni1 = _dot4_intrinsic("vnni1")
+
+
+@njit(cache=True)
+def quantize_x_two_levels(x: np.ndarray):
+    """x (K,) float32 -> (codes, sh, sl, ok): x[k] ~ sh * xh[k] + sl * xl[k], codes (2, K) int8 holding
+    (xh, xl). ok is False (and codes unset) where x has a value that is not
+    finite, is all zeros, or max|x| is so small that sl would be subnormal: the caller then uses the fp32 kernel."""
+    K = x.size
+    m = np.float32(0.0)
+    finite = True
+    for k in range(K):
+        a = abs(x[k])
+        if not a <= np.float32(3.4e38):  # NaN or inf (no fast-math here, so the test stays)
+            finite = False
+        elif a > m:
+            m = a
+    codes = np.zeros((2, K), dtype=np.int8)
+    if not finite or m < np.float32(1e-30):
+        return codes, np.float32(0.0), np.float32(0.0), False
+    sh = m / np.float32(127.0)
+    sl = sh / np.float32(254.0)
+    inv_h, inv_l = np.float32(127.0) / m, np.float32(254.0) / sh
+    for k in range(K):
+        qh = min(max(np.round(x[k] * inv_h), np.float32(-127.0)), np.float32(127.0))
+        ql = min(max(np.round((x[k] - qh * sh) * inv_l), np.float32(-127.0)), np.float32(127.0))
+        codes[0, k] = np.int8(qh)
+        codes[1, k] = np.int8(ql)
+    return codes, sh, sl, True
+
+
+@njit(cache=True)
+def _offset_sums(xs: np.ndarray, nvec: int, offset: int):
+    """offset * sum of each level's codes over the first nvec inputs (what the vnni kernel's w + 128 adds)."""
+    ch = np.int64(0)
+    cl = np.int64(0)
+    for k in range(nvec):
+        ch += np.int64(xs[0, k])
+        cl += np.int64(xs[1, k])
+    return offset * ch, offset * cl
+
+
+@njit(cache=True)
+def _finish4(d, r: int, nvec: int, corr_h, corr_l, wq_t, xs, scales, sh, sl, y) -> None:
+    """y for rows r..r+3 (those below N) from _dot4's sums: add the inputs past nvec exactly, remove the offset."""
+    N, K = wq_t.shape
+    sums = (d[0], d[1], d[2], d[3], d[4], d[5], d[6], d[7])
+    for i in range(min(4, N - r)):
+        n = r + i
+        th = np.int64(0)
+        tl = np.int64(0)
+        for k in range(nvec, K):
+            w = np.int64(wq_t[n, k])
+            th += w * np.int64(xs[0, k])
+            tl += w * np.int64(xs[1, k])
+        y[n] = scales[n] * (sh * np.float32(sums[2 * i] - corr_h + th) + sl * np.float32(sums[2 * i + 1] - corr_l + tl))
+
+
+# Two kernels written out rather than made by one factory: Numba's cache keys a closure by its name and line, and
+# the two closures of a factory kept missing (and refilling) one shared cache entry.
+@njit(parallel=True, cache=True)
+def _int8_vnni_kernel(wq_t, scales, x):
+    """(y, True), or (empty, False) where x has no two-level grid (quantize_x_two_levels's ok)."""
+    xs, sh, sl, ok = quantize_x_two_levels(x)  # here, not in Python: one call less (about 4 us of 60 in cache)
+    if not ok:
+        return np.empty(0, dtype=np.float32), False
+    N, K = wq_t.shape
+    nblk = K // 64
+    corr_h, corr_l = _offset_sums(xs, nblk * 64, 128)
+    flat = xs.reshape(-1)
+    y = np.empty(N, dtype=np.float32)
+    for blk in prange((N + 3) // 4):
+        r = 4 * blk  # rows past N read row N - 1 again and are not stored
+        d = _dot4_vnni(wq_t[r], wq_t[min(r + 1, N - 1)], wq_t[min(r + 2, N - 1)], wq_t[min(r + 3, N - 1)], flat, K,
+                       nblk)
+        if r + 4 <= N and nblk * 64 == K:  # the common case, written out (a call per block cost ~10% in cache)
+            y[r] = scales[r] * (sh * np.float32(d[0] - corr_h) + sl * np.float32(d[1] - corr_l))
+            y[r + 1] = scales[r + 1] * (sh * np.float32(d[2] - corr_h) + sl * np.float32(d[3] - corr_l))
+            y[r + 2] = scales[r + 2] * (sh * np.float32(d[4] - corr_h) + sl * np.float32(d[5] - corr_l))
+            y[r + 3] = scales[r + 3] * (sh * np.float32(d[6] - corr_h) + sl * np.float32(d[7] - corr_l))
+        else:
+            _finish4(d, r, nblk * 64, corr_h, corr_l, wq_t, xs, scales, sh, sl, y)
+    return y, True
+
+
+@njit(parallel=True, cache=True)
+def _int8_vnni1_kernel(wq_t, scales, x):
+    """As _int8_vnni_kernel with x's first level only."""
+    xs, sh, sl, ok = quantize_x_two_levels(x)
+    if not ok:
+        return np.empty(0, dtype=np.float32), False
+    N, K = wq_t.shape
+    nblk = K // 64
+    corr_h, corr_l = _offset_sums(xs, nblk * 64, 128)
+    flat = xs.reshape(-1)
+    no_level_2 = np.float32(0.0)
+    y = np.empty(N, dtype=np.float32)
+    for blk in prange((N + 3) // 4):
+        r = 4 * blk
+        d = _dot4_vnni1(wq_t[r], wq_t[min(r + 1, N - 1)], wq_t[min(r + 2, N - 1)], wq_t[min(r + 3, N - 1)], flat, K,
+                        nblk)
+        if r + 4 <= N and nblk * 64 == K:
+            y[r] = scales[r] * (sh * np.float32(d[0] - corr_h))
+            y[r + 1] = scales[r + 1] * (sh * np.float32(d[2] - corr_h))
+            y[r + 2] = scales[r + 2] * (sh * np.float32(d[4] - corr_h))
+            y[r + 3] = scales[r + 3] * (sh * np.float32(d[6] - corr_h))
+        else:
+            _finish4(d, r, nblk * 64, corr_h, np.int64(0), wq_t, xs, scales, sh, no_level_2, y)
+    return y, True
+
+
+@njit(parallel=True, cache=True)
+def _int8_maddubs_kernel(wq_t, scales, x):
+    """As _int8_vnni_kernel."""
+    xs, sh, sl, ok = quantize_x_two_levels(x)
+    if not ok:
+        return np.empty(0, dtype=np.float32), False
+    N, K = wq_t.shape
+    nblk = K // 32
+    y = np.empty(N, dtype=np.float32)
+    flat = xs.reshape(-1)
+    zero = np.int64(0)
+    for blk in prange((N + 3) // 4):
+        r = 4 * blk
+        d = _dot4_maddubs(wq_t[r], wq_t[min(r + 1, N - 1)], wq_t[min(r + 2, N - 1)], wq_t[min(r + 3, N - 1)], flat,
+                          K, nblk)
+        if r + 4 <= N and nblk * 32 == K:
+            y[r] = scales[r] * (sh * np.float32(d[0]) + sl * np.float32(d[1]))
+            y[r + 1] = scales[r + 1] * (sh * np.float32(d[2]) + sl * np.float32(d[3]))
+            y[r + 2] = scales[r + 2] * (sh * np.float32(d[4]) + sl * np.float32(d[5]))
+            y[r + 3] = scales[r + 3] * (sh * np.float32(d[6]) + sl * np.float32(d[7]))
+        else:
+            _finish4(d, r, nblk * 32, zero, zero, wq_t, xs, scales, sh, sl, y)
+    return y, True
+
+
+def _int8_dot_gemv(kind: str, kernel, wq_t: np.ndarray, scales: np.ndarray, x: np.ndarray) -> np.ndarray:
+    missing = INT8_NEEDS[kind] - _code_features(os.environ.get("NUMBA_CPU_FEATURES"))
+    if missing:
+        raise RuntimeError(f"the {kind} int8 kernel needs the CPU features {sorted(missing)}, which the code Numba "
+                           f"generates here lacks; use int8_kernel() for the one dispatched for this CPU")
+    if wq_t.dtype != np.int8 or wq_t.ndim != 2:
+        raise TypeError(f"wq_t must be a 2-D int8 array, not {wq_t.ndim}-D {wq_t.dtype}")
+    wq_t = np.ascontiguousarray(wq_t)  # the intrinsic reads each row as contiguous bytes (no copy when it is)
+    with numba.parallel_chunksize(_chunk(wq_t.shape[0])):
+        y, ok = kernel(wq_t, scales, np.ascontiguousarray(x, dtype=np.float32))
+    # NaN, inf, all zeros or a tiny max|x|: the fp32 kernel computes exactly what it is given
+    return y if ok else int8_gemv_fma4(wq_t, scales, x)
+
+
+def _chunk(n_rows: int) -> int:
+    """Blocks of four rows per chunk for PARALLEL_CHUNKS chunks a call."""
+    return max(1, -(-((n_rows + 3) // 4) // PARALLEL_CHUNKS))
+
+
+def int8_gemv_fma4(wq_t: np.ndarray, scales: np.ndarray, x: np.ndarray) -> np.ndarray:
+    """int8_gemv (fp32 FMA, x as given), its threads taking PARALLEL_CHUNKS chunks of rows a call."""
+    with numba.parallel_chunksize(_chunk(wq_t.shape[0])):
+        return int8_gemv(wq_t, scales, x)
+
+
+def int8_gemv_vnni(wq_t: np.ndarray, scales: np.ndarray, x: np.ndarray) -> np.ndarray:
+    """int8_gemv with vpdpbusd (AVX-512 VNNI) on x in two int8 levels; error bound in the notes above."""
+    return _int8_dot_gemv("vnni", _int8_vnni_kernel, wq_t, scales, x)
+
+
+def int8_gemv_vnni1(wq_t: np.ndarray, scales: np.ndarray, x: np.ndarray) -> np.ndarray:
+    """int8_gemv_vnni on x's first level only (|error of x| <= max|x| / 254, as fbgemm's): a diagnostic."""
+    return _int8_dot_gemv("vnni1", _int8_vnni1_kernel, wq_t, scales, x)
+
+
+def int8_gemv_maddubs(wq_t: np.ndarray, scales: np.ndarray, x: np.ndarray) -> np.ndarray:
+    """int8_gemv with vpabsb, vpsignb, vpmaddubsw, vpmaddwd (AVX2) on x in two int8 levels; same error bound."""
+    return _int8_dot_gemv("maddubs", _int8_maddubs_kernel, wq_t, scales, x)
+
+
 # --- dispatch on CPU features -------------------------------------------------------------------------------
 
 
@@ -335,6 +635,48 @@ def numba_code_kind() -> str:
         return env.cpu_kind(env.cpu_flags())
     on = {f[1:] for f in feats.split(",") if f.startswith("+")}
     return env.cpu_kind({"avx512f", "avx512bw"} & on | {"avx2", "fma"} & on)
+
+
+def numba_code_features() -> set[str]:
+    """LLVM's names of the CPU features Numba compiles for in this process ("avx2", "avx512vnni", ...): the host's,
+    or those NUMBA_CPU_FEATURES turns on. Empty when NUMBA_CPU_NAME is set with empty features (unknown here)."""
+    return set(_code_features(os.environ.get("NUMBA_CPU_FEATURES")))
+
+
+@functools.lru_cache(maxsize=8)
+def _code_features(feats: str | None) -> frozenset[str]:
+    if feats is None:  # asking LLVM takes about 0.1 ms: a quarter of a cold 4096 x 4096 GEMV, so once per setting
+        import llvmlite.binding as ll
+
+        return frozenset(name for name, on in ll.get_host_cpu_features().items() if on)
+    return frozenset(f[1:] for f in feats.split(",") if f.startswith("+"))
+
+
+def int8_kernel_name(kind: str | None = None) -> str:
+    """The int8 kernel for a kind of CPU (one of INT8_NAMES), falling back to fma4 where the code target lacks the
+    chosen kernel's instructions (e.g. an avx512 machine without VNNI); LLMCOURSE_INT8_KERNEL overrides it."""
+    forced = os.environ.get(INT8_ENV, "").strip().lower()
+    if forced:
+        if forced not in INT8_NAMES:
+            raise ValueError(f"{INT8_ENV}={forced!r}: use one of {', '.join(INT8_NAMES)}")
+        return forced
+    name = INT8_KERNELS.get(kind or numba_code_kind(), "fma4")
+    return name if INT8_NEEDS[name] <= numba_code_features() else "fma4"
+
+
+def int8_kernels_available() -> tuple[str, ...]:
+    """The int8 kernels whose instructions the code target has (fma4 always)."""
+    have = numba_code_features()
+    return tuple(n for n in INT8_NAMES if INT8_NEEDS[n] <= have)
+
+
+def int8_kernel(name: str | None = None):
+    """(name, gemv(wq_t, scales, x)) of an int8 kernel; default: the one dispatched for this CPU."""
+    name = name or int8_kernel_name()
+    gemvs = {"fma4": int8_gemv_fma4, "vnni": int8_gemv_vnni, "maddubs": int8_gemv_maddubs, "vnni1": int8_gemv_vnni1}
+    if name not in gemvs:
+        raise ValueError(f"unknown int8 kernel {name!r}")
+    return name, gemvs[name]
 
 
 def int4_kernel_name(kind: str | None = None) -> str:
@@ -357,6 +699,27 @@ def int4_kernel(name: str | None = None):
     if name == "words":
         return name, pack_int4_words, int4_gemv_words
     raise ValueError(f"unknown int4 kernel {name!r}")
+
+
+# LLVM features of an Intel Haswell (AVX2 + FMA, 2013), the oldest AVX2 core: every other host feature is turned off.
+_HASWELL = {"64bit", "avx", "avx2", "bmi", "bmi2", "cmov", "crc32", "cx16", "cx8", "f16c", "fma", "fsgsbase", "fxsr",
+            "invpcid", "lzcnt", "mmx", "movbe", "pclmul", "popcnt", "rdrnd", "sahf", "sse", "sse2", "sse3", "sse4.1",
+            "sse4.2", "ssse3", "xsave", "xsaveopt"}
+CPU_TARGETS = ("haswell", "znver3")  # code targets that cpu_target_env can emulate (both AVX2 + FMA, no AVX-512)
+
+
+def cpu_target_env(target: str) -> dict[str, str]:
+    """NUMBA_CPU_NAME and NUMBA_CPU_FEATURES that make Numba emit code for `target` (one of CPU_TARGETS) here:
+    instructions and scheduling of that CPU, run on this machine's cores and memory."""
+    if target == "znver3":
+        return avx2_numba_env()
+    if target != "haswell":
+        raise ValueError(f"unknown CPU target {target!r}: use one of {', '.join(CPU_TARGETS)}")
+    import llvmlite.binding as ll
+
+    names = sorted(ll.get_host_cpu_features())
+    return {"NUMBA_CPU_NAME": "haswell",
+            "NUMBA_CPU_FEATURES": ",".join(("+" if n in _HASWELL else "-") + n for n in names)}
 
 
 def avx2_numba_env() -> dict[str, str]:

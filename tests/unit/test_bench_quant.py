@@ -30,6 +30,13 @@ def test_quick_run_gives_well_formed_records():
     for other in set(kq.INT4_NAMES) - {chosen}:
         assert by_name[f"int4_gemv_4096_{other}"]["kernel"] == other
     assert f"int4_gemv_4096_{chosen}" not in by_name
+    # the same for int8: the dispatched kernel is the record, every other one this code can run is timed beside it
+    chosen8 = by_name["int8_gemv_4096"]["kernel"]
+    assert chosen8 == kq.int8_kernel_name() == by_name["int8_gemv_11008x4096"]["kernel"]
+    assert by_name["int8_gemv_4096_hot"]["kernel"] == chosen8
+    for other in set(kq.int8_kernels_available()) - {chosen8}:
+        assert by_name[f"int8_gemv_4096_{other}"]["kernel"] == other
+    assert f"int8_gemv_4096_{chosen8}" not in by_name
     # int8 against torch's fbgemm in the same rounds, at both shapes (when torch has a quantized engine)
     for tag in ("4096", "11008x4096"):
         if f"torch_int8_dynamic_{tag}" in by_name:
@@ -45,6 +52,111 @@ def test_int8_gemv_matches_dequantized_reference(N, K):
     x = rng.standard_normal(K).astype(np.float32)
     ref = (wq.astype(np.float64) * s[:, None]) @ x
     np.testing.assert_allclose(kq.int8_gemv(wq, s, x), ref, rtol=1e-5, atol=1e-5 * np.abs(ref).max())
+
+
+def _int8_error_bound(wq, s, x, grid=2 * 127 * 254):
+    """What rounding x to max|x| / grid can cost: s[n] * sum_k |w[n, k]| * max|x| / grid, plus fp32 rounding."""
+    ref = (wq.astype(np.float64) * s[:, None]) @ x.astype(np.float64)
+    grid = np.abs(x).max() / grid
+    return ref, 1.001 * s * np.abs(wq.astype(np.float64)).sum(1) * grid + 1e-6 * np.abs(ref).max()
+
+
+@pytest.mark.parametrize(("N", "K"), [(1, 8), (3, 64), (5, 33), (4, 100), (9, 256), (33, 4096 + 37)])
+@pytest.mark.parametrize("name", ["fma4", "vnni", "maddubs", "vnni1"])
+def test_int8_dot_kernels_stay_within_their_error_bound(N, K, name):
+    if name not in kq.int8_kernels_available():
+        pytest.skip(f"the code Numba generates here lacks {sorted(kq.INT8_NEEDS[name])}")
+    rng = np.random.default_rng(N * K + 3)
+    wq = rng.integers(-128, 128, (N, K), dtype=np.int8)
+    wq[0] = -128                                                  # the code that vpsignb cannot negate
+    wq[-1, : K // 2] = 127
+    s = rng.uniform(0.001, 0.1, N).astype(np.float32)
+    for x in (rng.standard_normal(K).astype(np.float32) * 30,
+              np.where(rng.random(K) < 0.5, -1e30, 1e-30).astype(np.float32),   # huge and tiny in one vector
+              -np.abs(rng.standard_normal(K)).astype(np.float32) * 1e-20,
+              np.full(K, -2.5, dtype=np.float32)):                              # exact ties of the rounding
+        ref, bound = _int8_error_bound(wq, s, x, kq.INT8_GRID[name] or 2 * 127 * 254)
+        got = kq.int8_kernel(name)[1](wq, s, x)
+        assert got.dtype == np.float32 and got.shape == (N,)
+        assert (np.abs(got - ref) <= bound).all(), (name, float(np.max(np.abs(got - ref) / bound)))
+
+
+@pytest.mark.parametrize("name", ["vnni", "maddubs", "vnni1"])
+def test_int8_dot_kernels_fall_back_to_fp32_where_x_has_no_grid(name):
+    if name not in kq.int8_kernels_available():
+        pytest.skip(f"the code Numba generates here lacks {sorted(kq.INT8_NEEDS[name])}")
+    gemv = kq.int8_kernel(name)[1]
+    wq = np.array([[1, -2, 3], [0, 0, 0]], dtype=np.int8)
+    s = np.array([0.5, 2.0], dtype=np.float32)
+    np.testing.assert_array_equal(gemv(wq, s, np.zeros(3, np.float32)), [0.0, 0.0])
+    tiny = np.array([1e-38, -2e-38, 0.0], dtype=np.float32)                # sl would be subnormal
+    np.testing.assert_allclose(gemv(wq, s, tiny), kq.int8_gemv(wq, s, tiny), rtol=1e-6)
+    got = gemv(wq, s, np.array([np.nan, 1.0, 1.0], dtype=np.float32))
+    assert np.isnan(got[0])                                                # NaN stays NaN, as in fp32
+    assert np.isinf(gemv(wq, s, np.array([0.0, 0.0, np.inf], dtype=np.float32))[0])
+
+
+@pytest.mark.parametrize("name", ["vnni", "maddubs", "vnni1"])
+def test_int8_dot_kernels_take_strided_views_and_refuse_other_dtypes(name):
+    if name not in kq.int8_kernels_available():
+        pytest.skip(f"the code Numba generates here lacks {sorted(kq.INT8_NEEDS[name])}")
+    gemv = kq.int8_kernel(name)[1]
+    rng = np.random.default_rng(11)
+    big = rng.integers(-128, 128, (200, 10), dtype=np.int8)
+    wq = big.T[:, ::2]                                    # (10, 100), neither row- nor column-contiguous
+    s = rng.uniform(0.01, 0.1, 10).astype(np.float32)
+    x = rng.standard_normal(100)                          # float64: converted
+    ref, bound = _int8_error_bound(wq, s, x.astype(np.float32), kq.INT8_GRID[name])
+    assert (np.abs(gemv(wq, s, x) - ref) <= bound).all()
+    with pytest.raises(TypeError, match="2-D int8"):
+        gemv(wq.astype(np.int16), s, x)
+
+
+def test_int8_dispatch_by_cpu_kind_features_and_override(monkeypatch):
+    monkeypatch.delenv(kq.INT8_ENV, raising=False)
+    monkeypatch.setenv("NUMBA_CPU_FEATURES", "+avx2,+fma,+avx512f,+avx512bw,+avx512vnni")
+    assert kq.int8_kernel_name("avx512") == "vnni" and kq.int8_kernel_name() == "vnni"
+    assert kq.int8_kernel_name("avx2") == "maddubs" and kq.int8_kernel_name("other") == "fma4"
+    monkeypatch.setenv("NUMBA_CPU_FEATURES", "+avx2,+fma,+avx512f,+avx512bw,-avx512vnni")  # AVX-512 without VNNI
+    assert kq.int8_kernel_name() == "fma4" and kq.int8_kernels_available() == ("fma4", "maddubs")
+    monkeypatch.setenv("NUMBA_CPU_FEATURES", kq.cpu_target_env("haswell")["NUMBA_CPU_FEATURES"])
+    assert kq.numba_code_kind() == "avx2" and kq.int8_kernel_name() == "maddubs" and kq.int4_kernel_name() == "words"
+    with pytest.raises(RuntimeError, match="needs the CPU features"):      # refused before LLVM is asked to compile
+        kq.int8_gemv_vnni(np.zeros((4, 64), np.int8), np.ones(4, np.float32), np.ones(64, np.float32))
+    monkeypatch.setenv(kq.INT8_ENV, "fma4")
+    assert kq.int8_kernel()[0] == "fma4"
+    monkeypatch.setenv(kq.INT8_ENV, "amx")
+    with pytest.raises(ValueError, match="use one of fma4, vnni, maddubs, vnni1"):
+        kq.int8_kernel_name()
+    with pytest.raises(ValueError, match="unknown int8 kernel"):
+        kq.int8_kernel("amx")
+
+
+def test_haswell_target_turns_off_everything_a_haswell_lacks():
+    feats = kq.cpu_target_env("haswell")["NUMBA_CPU_FEATURES"].split(",")
+    on = {f[1:] for f in feats if f.startswith("+")}
+    assert {"avx2", "fma"} <= on and not {f for f in on if f.startswith(("avx512", "avxvnni", "amx"))}
+    with pytest.raises(ValueError, match="unknown CPU target"):
+        kq.cpu_target_env("pentium4")
+
+
+def test_int8_kernels_compile_and_agree_for_a_haswell_target():
+    """The AVX2 build (what an AVX2 laptop runs) in a child process: LLVM must lower maddubs for haswell."""
+    import os
+    import subprocess
+    import sys
+
+    code = ("import numpy as np; from benchmarks import kernels_quant as kq; "
+            "rng = np.random.default_rng(1); w = rng.integers(-128, 128, (6, 200), dtype=np.int8); "
+            "s = np.ones(6, np.float32); x = rng.standard_normal(200).astype(np.float32); "
+            "a = kq.int8_gemv_maddubs(w, s, x); b = kq.int8_gemv(w, s, x); "
+            "print(kq.numba_code_kind(), kq.int8_kernel_name(), kq.int8_kernels_available(), "
+            "float(np.abs(a - b).max() / np.abs(b).max()))")
+    env = {**os.environ, **kq.cpu_target_env("haswell")}
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True).stdout
+    kind, name, available, err = out.split(" ", 2)[0], out.split(" ")[1], out[out.index("("):out.index(")") + 1], \
+        float(out.rsplit(" ", 1)[1])
+    assert (kind, name, available) == ("avx2", "maddubs", "('fma4', 'maddubs')") and err < 1e-4
 
 
 @pytest.mark.parametrize(("N", "K", "g"), [(3, 64, 32), (7, 256, 128), (2, 128, 8)])

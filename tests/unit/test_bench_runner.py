@@ -109,3 +109,43 @@ def test_modules_declare_how_many_runs_decide_a_record():
 def test_repeat_must_be_positive():
     with pytest.raises(SystemExit):
         runner.main(["cost_model", "--repeat", "0"])
+
+
+def test_cpu_target_run_is_its_own_history_kind_and_never_judged(tmp_path):
+    cpu = {"model": "AMD EPYC", "kind": "avx512", "code_target": "haswell"}
+    assert runner.history_kind(cpu) == "haswell-code-on-avx512"
+    assert runner.history_kind({"kind": "avx2"}) == "avx2"
+    got = runner.annotate([rec("int4_gemv_4096", 2.0, ratio=9.0), rec("cost_model_decode_error_pct", 1.0)], cpu)
+    assert [r["target_met"] for r in got] == [None, None]
+    assert got[0]["code_path"] == "avx2" and "avx2 kind on this avx512 machine" in got[0]["target"]
+    assert got[1]["code_path"] == "avx2" and "inspection run" in got[1]["target"]   # given the runner's code_path
+    # on a machine of the target's own kind too: the code is haswell's, not what that machine would run
+    (same,) = runner.annotate([rec("int4_gemv_4096", 2.0, ratio=9.0)], {"kind": "avx2", "code_target": "znver3"})
+    assert same["target_met"] is None and "--cpu-target" in same["target"]
+    out = tmp_path / "bench.json"
+    runner.write_results(out, got, {"model": "A", "kind": "avx512"}, False, ["quant"])
+    data = runner.write_results(out, got, cpu, False, ["quant"])
+    assert set(data["history"]) == {"avx512", "haswell-code-on-avx512"}
+
+
+def test_cpu_target_choices_are_the_kernels_targets():
+    from benchmarks import kernels_quant as kq
+
+    assert set(runner.CPU_TARGETS) == set(kq.CPU_TARGETS)
+    with pytest.raises(SystemExit):
+        runner.main(["quant", "--cpu-target", "pentium4"])
+
+
+def test_child_process_gets_the_extra_environment(monkeypatch, tmp_path):
+    seen = {}
+
+    def fake_run(cmd, cwd, stdout, text, env):
+        seen.update(env)
+
+        class Done:
+            returncode = 0
+            stdout = '@@records []\n'
+        return Done()
+    monkeypatch.setattr(runner.subprocess, "run", fake_run)
+    assert runner.run_isolated("quant", True, {"NUMBA_CPU_NAME": "haswell"}) == []
+    assert seen["NUMBA_CPU_NAME"] == "haswell" and "PATH" in seen
