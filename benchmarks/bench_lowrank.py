@@ -28,19 +28,10 @@ import numpy as np
 from llmcourse import bench, env
 
 from .bench_quant import _copies, read_bandwidth
+from .bench_quant import _rotating_args as _rotating
 
 SETTLE = 0.15
 BURST = 20
-
-
-def _rotating(fn, copies: list):
-    """A call that applies fn to the next tuple of arrays in copies (cold weights for every call)."""
-    state = [0]
-
-    def call():
-        state[0] = (state[0] + 1) % len(copies)
-        return fn(*copies[state[0]])
-    return call
 
 
 def lowrank_matvec(N: int, r: int, sweep: list[int], quick: bool, bandwidth: float) -> dict:

@@ -50,6 +50,7 @@ from numba import njit, prange
 from llmcourse import bench, env
 
 from .bench_quant import COLD_BYTES, read_bandwidth
+from .bench_quant import _rotating_args as _rotating
 
 SETTLE = 0.15
 BURST = 10
@@ -206,16 +207,6 @@ def quantize_rows(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     scales = np.where(amax > 0, amax / 127, 1).astype(np.float32)
     q = np.round(values / scales.reshape((-1,) + (1,) * (values.ndim - 1))).astype(np.int8)
     return q, scales
-
-
-def _rotating(fn, copies: list):
-    """A call that applies fn to the next tuple of arrays in copies (cold weights for every call)."""
-    state = [0]
-
-    def call():
-        state[0] = (state[0] + 1) % len(copies)
-        return fn(*copies[state[0]])
-    return call
 
 
 def _copies(arrays: tuple, quick: bool) -> list[tuple]:

@@ -53,6 +53,11 @@ def _rotating(fn, copies: list):
     return call
 
 
+def _rotating_args(fn, copies: list):
+    """_rotating for copies that are tuples of arrays, each passed to fn as its own argument."""
+    return _rotating(lambda arrays: fn(*arrays), copies)
+
+
 def read_bandwidth(quick: bool) -> float:
     """GB/s of a parallel read of a large float32 array (median of repeats)."""
     a = np.ones((2**20 if quick else COLD_BYTES // 4,), dtype=np.float32)

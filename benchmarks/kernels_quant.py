@@ -141,11 +141,9 @@ def unpack_int4(packed: np.ndarray, group_size: int) -> np.ndarray:
     return np.concatenate([lo, hi], axis=2).astype(np.int8).reshape(N, 2 * half_k)
 
 
-@njit(parallel=True, fastmath=True, cache=True)
-def int4_gemv(packed: np.ndarray, scales: np.ndarray, x: np.ndarray, group_size: int) -> np.ndarray:
-    """Group-wise int4 GEMV on pack_int4's layout; scales (N, K // group_size) -> (N,) float32."""
-    N = packed.shape[0]
-    n_groups = scales.shape[1]
+@njit(fastmath=True, cache=True)
+def _int4_xsum8(x: np.ndarray, n_groups: int, group_size: int) -> np.ndarray:
+    """8 x the sum of each group's first half of x: the correction for the +8 offset of the low nibbles."""
     h = group_size // 2
     xsum8 = np.empty(n_groups, dtype=np.float32)
     for g in range(n_groups):
@@ -154,20 +152,36 @@ def int4_gemv(packed: np.ndarray, scales: np.ndarray, x: np.ndarray, group_size:
         for j in range(h):
             s += xlo[j]
         xsum8[g] = np.float32(8.0) * s
+    return xsum8
+
+
+@njit(fastmath=True, cache=True)
+def _int4_row(packed: np.ndarray, scales: np.ndarray, x: np.ndarray, xsum8: np.ndarray, n: int,
+              group_size: int) -> np.float32:
+    """Output row n of int4_gemv by the floor split of each packed byte (one row at a time)."""
+    h = group_size // 2
+    total = np.float32(0.0)
+    for g in range(scales.shape[1]):
+        xlo = x[g * group_size: g * group_size + h]
+        xhi = x[g * group_size + h: (g + 1) * group_size]
+        qg = packed[n, g * h: (g + 1) * h]
+        acc = np.float32(0.0)
+        for j in range(h):
+            f = np.float32(qg[j])
+            hi = np.floor(f * np.float32(0.0625))
+            acc += (f - np.float32(16.0) * hi) * xlo[j] + hi * xhi[j]
+        total += (acc - xsum8[g]) * scales[n, g]
+    return total
+
+
+@njit(parallel=True, fastmath=True, cache=True)
+def int4_gemv(packed: np.ndarray, scales: np.ndarray, x: np.ndarray, group_size: int) -> np.ndarray:
+    """Group-wise int4 GEMV on pack_int4's layout; scales (N, K // group_size) -> (N,) float32."""
+    N = packed.shape[0]
+    xsum8 = _int4_xsum8(x, scales.shape[1], group_size)
     y = np.empty(N, dtype=np.float32)
     for n in prange(N):
-        total = np.float32(0.0)
-        for g in range(n_groups):
-            xlo = x[g * group_size: g * group_size + h]
-            xhi = x[g * group_size + h: (g + 1) * group_size]
-            qg = packed[n, g * h: (g + 1) * h]
-            acc = np.float32(0.0)
-            for j in range(h):
-                f = np.float32(qg[j])
-                hi = np.floor(f * np.float32(0.0625))
-                acc += (f - np.float32(16.0) * hi) * xlo[j] + hi * xhi[j]
-            total += (acc - xsum8[g]) * scales[n, g]
-        y[n] = total
+        y[n] = _int4_row(packed, scales, x, xsum8, n, group_size)
     return y
 
 
@@ -178,13 +192,7 @@ def int4_gemv_rows4(packed: np.ndarray, scales: np.ndarray, x: np.ndarray, group
     N = packed.shape[0]
     n_groups = scales.shape[1]
     h = group_size // 2
-    xsum8 = np.empty(n_groups, dtype=np.float32)
-    for g in range(n_groups):
-        s = np.float32(0.0)
-        xlo = x[g * group_size: g * group_size + h]
-        for j in range(h):
-            s += xlo[j]
-        xsum8[g] = np.float32(8.0) * s
+    xsum8 = _int4_xsum8(x, n_groups, group_size)
     y = np.empty(N, dtype=np.float32)
     for blk in prange((N + 3) // 4):
         r = 4 * blk
@@ -229,18 +237,7 @@ def int4_gemv_rows4(packed: np.ndarray, scales: np.ndarray, x: np.ndarray, group
             y[r + 3] = t3
         else:
             for n in range(r, N):
-                total = np.float32(0.0)
-                for g in range(n_groups):
-                    xlo = x[g * group_size: g * group_size + h]
-                    xhi = x[g * group_size + h: (g + 1) * group_size]
-                    qg = packed[n, g * h: (g + 1) * h]
-                    acc = np.float32(0.0)
-                    for j in range(h):
-                        f = np.float32(qg[j])
-                        hi = np.floor(f * np.float32(0.0625))
-                        acc += (f - np.float32(16.0) * hi) * xlo[j] + hi * xhi[j]
-                    total += (acc - xsum8[g]) * scales[n, g]
-                y[n] = total
+                y[n] = _int4_row(packed, scales, x, xsum8, n, group_size)
     return y
 
 
