@@ -23,6 +23,8 @@ import math
 from pathlib import Path
 from typing import Any
 
+from .export import atomic_write
+
 TAG = "[capstone-leaderboard]"
 ASSIGNMENTS = {"13_capstone": ("compress_test", "forward_test")}
 COLUMNS = ["rank", "student", "status", "bytes", "bytes_pct", "ppl_ratio", "task_accuracy", "fp32_task_accuracy",
@@ -128,7 +130,7 @@ def write_csv(path: Path, rows: list[dict[str, Any]]) -> None:
     w.writerow(COLUMNS)
     for r in rows:
         w.writerow([_fmt(r.get(c), 4) for c in COLUMNS])
-    path.write_text(buf.getvalue(), encoding="utf-8")
+    atomic_write(path, buf.getvalue())
 
 
 def _scatter_svg(rows: list[dict[str, Any]], width: int = 520, height: int = 300) -> str:
@@ -196,5 +198,5 @@ def write(assignment: str, out: Path, records: dict[str, dict[str, Any]], worker
     page = report.read_text(encoding="utf-8") if report.exists() else "<html><body></body></html>"
     block = section(rows, workers)
     page = page.replace("</body>", block + "</body>", 1) if "</body>" in page else page + block
-    report.write_text(page, encoding="utf-8")
+    atomic_write(report, page)
     return rows

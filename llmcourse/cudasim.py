@@ -63,16 +63,15 @@ def native_works(timeout: float = 120.0) -> tuple[bool, str]:
     return True, done.stdout.strip()
 
 
-def _apply(simulate: bool) -> None:
+def apply(simulate: bool) -> None:
+    """Set numba.cuda's mode (simulator or native) for this process, reloading numba's configuration."""
     os.environ[SIM_ENV] = "1" if simulate else "0"
     os.environ.setdefault("NUMBA_CUDA_LOW_OCCUPANCY_WARNINGS", "0")  # tiny teaching grids are not a mistake
     if "numba" in sys.modules:
-        if "numba.cuda" in sys.modules:
-            from numba.core import config
-            if bool(config.ENABLE_CUDASIM) != simulate:
-                raise RuntimeError("numba.cuda was imported before llmcourse.cudasim.select() in another mode; "
-                                   "restart the kernel and call select() before importing numba.cuda")
         from numba.core import config
+        if "numba.cuda" in sys.modules and bool(config.ENABLE_CUDASIM) != simulate:
+            raise RuntimeError("numba.cuda was imported before llmcourse.cudasim.select() in another mode; "
+                               "restart the kernel and call select() before importing numba.cuda")
         config.reload_config()
 
 
@@ -98,7 +97,7 @@ def decide() -> tuple[str, str]:
 def select(verbose: bool = True) -> str:
     """Choose native or simulator before numba.cuda is imported; returns 'native' or 'simulator'."""
     mode, why = decide()
-    _apply(mode == "simulator")
+    apply(mode == "simulator")
     if verbose:
         if mode == "native":
             print(f"numba.cuda runs natively ({why}).")

@@ -240,18 +240,20 @@ def forward_params(config: GPTConfig | dict, params: dict[str, np.ndarray], ids:
     Unlike `from_numpy`, the widths may differ from the config: each layer's head count is read from the rows
     of its `attn.w_out` (`// d_head`, zero heads allowed) and its MLP width from `mlp.w_in`, so models with
     heads or FFN neurons cut out (module 09) run as they are. Built on `F.layer_norm`,
-    `F.scaled_dot_product_attention` and `F.gelu`, like the reference, and computed in float32 on the CPU.
+    `F.scaled_dot_product_attention` and `F.gelu`, like the reference, and computed in float32 on the CPU, in
+    inference mode, on the arrays themselves (read-only ones are copied).
     """
     cfg = config if isinstance(config, GPTConfig) else GPTConfig(**config)
     d_head = d_head or cfg.d_model // cfg.n_head
 
-    def t(name: str) -> torch.Tensor:
-        return torch.from_numpy(np.asarray(params[name], np.float32))
+    def t(name: str) -> torch.Tensor:  # the array itself when it can be shared, else a copy (read-only arrays)
+        a = np.asarray(params[name], np.float32)
+        return torch.from_numpy(a if a.flags.writeable else a.copy())
 
     ids_t = torch.as_tensor(np.asarray(ids), dtype=torch.long)
     B, T = ids_t.shape
     C = cfg.d_model
-    with torch.no_grad():
+    with torch.inference_mode():
         x = t("tok_emb")[ids_t] + t("pos_emb")[:T]
         for i in range(cfg.n_layer):
             b = f"blocks.{i}."
