@@ -4,31 +4,30 @@
     int8_gemv_vnni(wq_t, scales, x)         the same with vpdpbusd (AVX-512 VNNI), x quantized per call
     int8_gemv_maddubs(wq_t, scales, x)      the same with vpmaddubsw (AVX2), x quantized per call
     int8_gemv_vnni1(wq_t, scales, x)        vnni on one level of x (fbgemm's precision): a diagnostic only
+    int8_gemv_madd16(wq_t, scales, x)       the same with vpmovsxbw + vpmaddwd (AVX2), x in int16 per call
     int8_kernel()                           (name, gemv) of the int8 kernel dispatched for this CPU
     int4_gemv(packed, scales, x, group)     packed (N, K // 2) int8 from pack_int4, scales (N, K // group)
     int4_gemv_rows4(packed, scales, x, group)  int4_gemv with four output rows per pass (same layout)
     int4_gemv_words(words, scales, x, group)  words (N, K // 8) uint32 from pack_int4_words
+    int4_gemv_nib16(packed, scales, x, group)  pack_int4's layout, integer unpacking and vpmaddwd (AVX2)
     int4_kernel()                           (name, pack, gemv) of the int4 kernel dispatched for this CPU
 
-Dispatch: one int4 kernel cannot serve both course machines. The byte "floor split" (int4_gemv) is all
-floating-point work after one widening load, which 512-bit registers do 16 lanes at a time; the 32-bit word
-kernel (int4_gemv_words) unpacks eight nibbles per word with integer shifts and masks, which spreads the work
-over the integer and floating-point units of a 256-bit AVX2 core. The project's notes record 32-bit word
-unpacking 1.3-1.4x faster than byte pairs on the AVX2 (Zen 3) machines and slower on the AVX-512 one, so
-INT4_KERNELS picks "floor4" (int4_gemv_rows4: the floor split on four rows per pass, as int8_gemv does) for the
-"avx512" kind and the words for "avx2". On the quiet AVX-512 machine (make bench, 2026-12-07, three runs, cold
-weights) floor4 read 3.04-3.40x numpy fp32 against 2.63-3.09x for the one-row floor split and 1.85-2.01x for
-the words, in the same rounds; that decided the avx512 entry.
-`python -m benchmarks.kernels_quant` times the three on one cache-resident matrix; on the AVX-512 (Zen 5) machine,
-one thread, under heavy load (indicative only), best times against the floor split were floor4 0.83, words 1.63
-with native code, and floor4 1.01, words 1.13 with the Zen 3 code path. That core is not a Zen 3, and cold
-weights were not measurable under that load, so the runs of `make bench` on each kind (int4_gemv_4096 beside
-int4_gemv_4096_<name> for the others) must confirm or change INT4_KERNELS. LLMCOURSE_INT4_KERNEL (one of
-INT4_NAMES) overrides the choice, and bench_quant times every other int4 kernel beside it on every run.
-int8 has three kernels (INT8_KERNELS): "vnni" for the avx512 kind when the code has AVX-512 VNNI, "maddubs" for
-avx2, and the fp32-FMA kernel "fma4" (int8_gemv) elsewhere; LLMCOURSE_INT8_KERNEL overrides the choice. The two
-integer kernels quantize x per call and multiply int8 by int8 (see "int8 with integer dot-product instructions"
-below for how, and for their error bound); fma4 computes with x as given.
+Dispatch (INT8_KERNELS, INT4_KERNELS), by the kind of code Numba generates, with a fallback where the code lacks a
+kernel's instructions (INT8_NEEDS, INT4_NEEDS); LLMCOURSE_INT8_KERNEL and LLMCOURSE_INT4_KERNEL override it, and
+bench_quant times every other kernel the code can run beside the dispatched one on every run, so each run shows
+whether the dispatch should change.
+- int8: "vnni" (vpdpbusd, x in two int8 levels) where the code has AVX-512 VNNI; "madd16" (vpmovsxbw + vpmaddwd,
+  x in one int16 level) for AVX2 without VNNI; the fp32-FMA kernel "fma4" elsewhere. "maddubs" (vpmaddubsw, two
+  int8 levels) was the AVX2 choice before madd16 and is kept beside it; "vnni1" shows what vnni's second level
+  costs. The integer kernels quantize x per call (INT8_GRID gives each one's error bound; see "int8 with integer
+  dot-product instructions" below); fma4 computes with x as given.
+- int4: "nib16" (pack_int4's bytes unpacked with integer masks, vpmaddwd against x in one int16 level) wherever the
+  code has AVX2, both course kinds included; the one-row floor split "floor" elsewhere. "floor4" (the floor split
+  on four rows per pass) was the AVX-512 choice and "words" (32-bit words, eight nibbles each) the AVX2 choice
+  before nib16; both are timed beside it. On the quiet AVX-512 machine (2026-12-07, one run each, cold weights)
+  nib16 read 3.38x numpy fp32 against floor4's 2.67x and words' 1.99x with AVX-512 code, and 3.42x against 2.49x
+  and 2.29x with Haswell code (before software prefetch was added to it).
+`python -m benchmarks.kernels_quant` times the int4 kernels on one cache-resident matrix.
 
 Inspecting the AVX2 path on an AVX-512 machine: `cpu_target_env("haswell")` (or "znver3", as `avx2_numba_env()`)
 gives NUMBA_CPU_NAME / NUMBA_CPU_FEATURES for that code path (NUMBA_CPU_NAME alone is not enough: Numba then still
@@ -46,7 +45,8 @@ equals 16 * hi + lo. The kernel converts the byte to float32 and splits it with 
 lo = f - 16 * hi; the offset of 8 is removed once per group as 8 * sum(x over the group's first half),
 computed once per call. Integer shift-and-mask unpacking of bytes measured 3-4x slower here: Numba widens
 integer arithmetic to int64, and AVX2 has no vector int64 -> float32 conversion. (The word kernel escapes this:
-each of its shifts is followed by a mask, and LLVM then narrows the arithmetic back to 32-bit lanes.)
+each of its shifts is followed by a mask, and LLVM then narrows the arithmetic back to 32-bit lanes; nib16
+escapes it by writing the 16-bit shifts and masks in LLVM IR itself.)
 
 A second measured Numba detail: the inner loops index views sliced before the loop (qg[j], xlo[j]).
 Indexing two arrays with different offsets (q[n, pb + j] with x[xb + j]) stopped LLVM from vectorising
@@ -81,8 +81,11 @@ from numba.extending import intrinsic
 
 from llmcourse import bench, env
 
-INT4_KERNELS = {"avx512": "floor4", "avx2": "words", "other": "floor"}  # kind of CPU -> int4 kernel
-INT4_NAMES = ("floor", "floor4", "words")  # int4_gemv, int4_gemv_rows4, int4_gemv_words
+INT4_KERNELS = {"avx512": "nib16", "avx2": "nib16", "other": "floor"}  # kind of CPU -> int4 kernel
+INT4_NAMES = ("floor", "floor4", "words", "nib16")  # int4_gemv, int4_gemv_rows4, int4_gemv_words, int4_gemv_nib16
+INT4_NEEDS = {"floor": set(), "floor4": set(), "words": set(), "nib16": {"avx2"}}  # LLVM features of the code
+# How finely each int4 kernel rounds x: |error of x[k]| <= max|x| / INT4_GRID (None: x used as given).
+INT4_GRID = {"floor": None, "floor4": None, "words": None, "nib16": 2 * 32767}
 INT4_ENV = "LLMCOURSE_INT4_KERNEL"
 # LLVM's CPU features that a Zen 3 (AVX2 + FMA) lacks and a Zen 4/5 (AVX-512) has.
 _NOT_ON_AVX2 = ("avx512", "amx", "avx10", "avxvnni", "avxifma", "avxneconvert", "evex512", "gfni", "shstk")
@@ -358,18 +361,19 @@ def int4_gemv_words(words: np.ndarray, scales: np.ndarray, x: np.ndarray, group_
 # within sl / 2 = max|x| / 64516 (a 16-bit grid), not to max|x| / 254 as in a one-level (w8a8, fbgemm-style) scheme.
 # Each row then costs two dot products on the same weight registers, and the error of y[n] is at most
 # scales[n] * sum_k |w[n, k]| * sl / 2 (test_int8_dot_kernels_stay_within_their_error_bound checks it).
-# The sums are exact in int32: |(w + 128) * x code| <= 255 * 127, 16 lanes, so K up to about a million.
+# Each int32 lane is exact: |(w + 128) * x code| <= 255 * 127 and a lane adds K / 16 of them (vnni; maddubs: K / 8 of
+# |w| * |x code| <= 128 * 127), so K up to about a million; the lanes are summed in int64.
 
 _I8, _I32, _I64 = ir.IntType(8), ir.IntType(32), ir.IntType(64)
 _DOT_BLOCK = {"vnni": 64, "vnni1": 64, "maddubs": 32}  # bytes of one row per intrinsic step
-INT8_NAMES = ("fma4", "vnni", "maddubs", "vnni1")  # int8_gemv, int8_gemv_vnni, int8_gemv_maddubs, int8_gemv_vnni1
-INT8_KERNELS = {"avx512": "vnni", "avx2": "maddubs", "other": "fma4"}  # kind of CPU -> int8 kernel
+INT8_NAMES = ("fma4", "vnni", "maddubs", "vnni1", "madd16")  # int8_gemv, int8_gemv_<name> for the others
+INT8_KERNELS = {"avx512": "vnni", "avx2": "madd16", "other": "fma4"}  # kind of CPU -> int8 kernel
 INT8_NEEDS = {"fma4": set(), "vnni": {"avx512f", "avx512vnni"}, "maddubs": {"avx2"},  # LLVM features of the code
-              "vnni1": {"avx512f", "avx512vnni"}}
+              "vnni1": {"avx512f", "avx512vnni"}, "madd16": {"avx2"}}
 # How finely each kernel rounds x: |error of x[k]| <= max|x| / INT8_GRID (None: x used as given, fp32 rounding).
 # vnni1 is vnni with the first level only, fbgemm's precision: timed beside the dispatched kernel (diagnostic), to
 # show on a quiet machine what the second level costs; it is dispatched nowhere.
-INT8_GRID = {"fma4": None, "vnni": 2 * 127 * 254, "maddubs": 2 * 127 * 254, "vnni1": 2 * 127}
+INT8_GRID = {"fma4": None, "vnni": 2 * 127 * 254, "maddubs": 2 * 127 * 254, "vnni1": 2 * 127, "madd16": 2 * 32767}
 INT8_ENV = "LLMCOURSE_INT8_KERNEL"
 # The int8 kernels hand their blocks of four rows to the threads in PARALLEL_CHUNKS chunks per call instead of one
 # half each: on a shared 2-vCPU machine a thread that loses its core for a while then delays only a chunk, not the
@@ -378,6 +382,31 @@ INT8_ENV = "LLMCOURSE_INT8_KERNEL"
 # two (10.0 against 6.8 ms; 3.6 against 3.0 ms: each chunk costs a scheduling step); 8 chunks matched one half
 # each (3.05 against 2.96 ms). A quiet run on each kind should confirm or drop it.
 PARALLEL_CHUNKS = 8
+# Software prefetch: each weight row's load is preceded by a prefetch PREFETCH_BYTES ahead in that row (0: none).
+# Quiet AVX-512 machine, 2026-12-07, cold weights, 11-15 rounds each, the vnni kernel against itself without it:
+# 1024 bytes ahead ran 5% faster at 4096 x 4096 and 8% at 11008 x 4096 (where it had trailed torch's fbgemm by
+# 3-5%); 256 ahead +4% at 11008; 512 ahead +8% at 11008 but -7% at 4096; 2048 ahead +4% and +7%. With Haswell code
+# on the same machine (two runs of bench_quant, without and with 1024 ahead, so not side by side): madd16 2.65x ->
+# 3.11x numpy, maddubs 2.52x -> 3.04x, nib16 3.46x -> 3.94x. The fp32 kernel was 10-20% slower with prefetch (notes
+# above). LLMCOURSE_PREFETCH_BYTES overrides the distance for experiments (read when a kernel compiles: use a fresh
+# NUMBA_CACHE_DIR). An AVX2 machine's own prefetchers may want another distance: measure there.
+PREFETCH_BYTES = {"vnni": 1024, "vnni1": 1024, "maddubs": 1024, "madd16": 1024, "nib16": 1024}
+
+
+def _prefetch_bytes(kind: str) -> int:
+    forced = os.environ.get("LLMCOURSE_PREFETCH_BYTES", "").strip()
+    return int(forced) if forced else PREFETCH_BYTES[kind]
+
+
+def _emit_prefetch(builder, ptr, distance: int) -> None:
+    """llvm.prefetch (read, no temporal locality hint beyond L2, data cache) of ptr + distance bytes."""
+    if distance <= 0:
+        return
+    fn = cgutils.get_or_insert_function(builder.module, ir.FunctionType(ir.VoidType(), [ir.PointerType(_I8), _I32,
+                                                                                         _I32, _I32]),
+                                        "llvm.prefetch.p0")
+    ahead = builder.gep(builder.bitcast(ptr, ir.PointerType(_I8)), [ir.Constant(_I64, distance)], source_etype=_I8)
+    builder.call(fn, [ahead, ir.Constant(_I32, 0), ir.Constant(_I32, 0), ir.Constant(_I32, 1)])
 
 
 def _dot4_codegen(kind: str):
@@ -393,13 +422,18 @@ def _dot4_codegen(kind: str):
     def codegen(context, builder, signature, args):
         ptrs = [context.make_array(signature.args[i])(context, builder, args[i]).data for i in range(5)]
         stride, nblk = args[5], args[6]
+        ahead = _prefetch_bytes(kind)
         mod = builder.module
-        red = cgutils.get_or_insert_function(mod, ir.FunctionType(_I32, [vacc]),
-                                             f"llvm.vector.reduce.add.v{vacc.count}i32")
+        vwide = ir.VectorType(_I64, vacc.count)  # the lanes' sum is taken in int64: it may pass 2^31 where no lane does
+        red = cgutils.get_or_insert_function(mod, ir.FunctionType(_I64, [vwide]),
+                                             f"llvm.vector.reduce.add.v{vacc.count}i64")
         accs = [cgutils.alloca_once_value(builder, ir.Constant(vacc, None)) for _ in range(8)]
 
-        def load(p, off):
-            return builder.load(builder.gep(p, [off], source_etype=_I8), typ=vin, align=1)
+        def load(p, off, prefetch=False):
+            at = builder.gep(p, [off], source_etype=_I8)
+            if prefetch:
+                _emit_prefetch(builder, at, ahead)
+            return builder.load(at, typ=vin, align=1)
 
         def acc_add(slot, v):
             builder.store(builder.add(builder.load(accs[slot]), v), accs[slot])
@@ -414,7 +448,7 @@ def _dot4_codegen(kind: str):
                 flip = ir.Constant(vin, [0x80] * block)
                 levels = [builder.bitcast(v, vacc) for v in xv][: 2 if kind == "vnni" else 1]  # vnni1: the sums of
                 for r in range(4):                                                         # level 2 stay zero
-                    w = builder.bitcast(builder.xor(load(ptrs[r], off), flip), vacc)  # w + 128, unsigned
+                    w = builder.bitcast(builder.xor(load(ptrs[r], off, True), flip), vacc)  # w + 128, unsigned
                     for lvl, xc in enumerate(levels):
                         builder.store(builder.call(dp, [builder.load(accs[2 * r + lvl]), w, xc]), accs[2 * r + lvl])
             else:
@@ -426,12 +460,12 @@ def _dot4_codegen(kind: str):
                 absb = cgutils.get_or_insert_function(mod, ir.FunctionType(vin, [vin, ir.IntType(1)]), "llvm.abs.v32i8")
                 ones = ir.Constant(v16i16, [1] * 16)
                 for r in range(4):
-                    w = load(ptrs[r], off)
+                    w = load(ptrs[r], off, True)
                     wabs = builder.call(absb, [w, ir.Constant(ir.IntType(1), 0)])  # |-128| wraps to 0x80 = 128 unsigned
                     for lvl in range(2):
                         p16 = builder.call(mub, [wabs, builder.call(sign, [xv[lvl], w])])  # |w| * (x * sign w), pairs
                         acc_add(2 * r + lvl, builder.call(mwd, [p16, ones]))
-        outs = [builder.sext(builder.call(red, [builder.load(a)]), _I64) for a in accs]
+        outs = [builder.call(red, [builder.sext(builder.load(a), vwide)]) for a in accs]
         return context.make_tuple(builder, signature.return_type, outs)
     return codegen
 
@@ -581,6 +615,249 @@ def _int8_maddubs_kernel(wq_t, scales, x):
     return y, True
 
 
+# madd16: x in one int16 level instead of two int8 levels (|error of x| <= max|x| / 65534, as fine as the two
+# levels' max|x| / 64516), each weight widened to int16 (vpmovsxbw, which loads and widens in one instruction) and
+# multiplied by vpmaddwd, which adds adjacent products into int32 lanes. Per 16 weights and row that is three
+# instructions (widen, multiply-add, add), against ten per 32 weights and row for maddubs's two levels (abs, and per
+# level sign, multiply-add, widen-add, add): fewer instructions per byte of weights, so more of each call overlaps
+# the memory traffic. The int32 lanes see 2 * MADD16_STEPS products of at most 128 * 32767 per chunk before they
+# are widened to int64 (2^30.1 at 128 steps; their sum is taken in int64), so K has no limit.
+MADD16_BLOCK = 16   # weights of one row per step (one ymm register of int16)
+MADD16_STEPS = 128  # steps per int32 chunk
+MADD16_QMAX = 32767
+
+
+def _dot4_w16_codegen(context, builder, signature, args):
+    """(w0, w1, w2, w3, x16, start, nblk) -> 4 int64 sums over blocks start .. start + nblk of MADD16_BLOCK."""
+    ptrs = [context.make_array(signature.args[i])(context, builder, args[i]).data for i in range(5)]
+    start, nblk = args[5], args[6]
+    i16 = ir.IntType(16)
+    vw, vx, vacc = ir.VectorType(_I8, MADD16_BLOCK), ir.VectorType(i16, MADD16_BLOCK), ir.VectorType(_I32, 8)
+    mod = builder.module
+    mwd = cgutils.get_or_insert_function(mod, ir.FunctionType(vacc, [vx, vx]), "llvm.x86.avx2.pmadd.wd")
+    v8i64 = ir.VectorType(_I64, 8)
+    red = cgutils.get_or_insert_function(mod, ir.FunctionType(_I64, [v8i64]), "llvm.vector.reduce.add.v8i64")
+    accs = [cgutils.alloca_once_value(builder, ir.Constant(vacc, None)) for _ in range(4)]
+    with cgutils.for_range(builder, nblk) as loop:
+        off = builder.mul(builder.add(loop.index, start), ir.Constant(_I64, MADD16_BLOCK))
+        xv = builder.load(builder.bitcast(builder.gep(ptrs[4], [off], source_etype=i16), vx.as_pointer()), align=2)
+        for r in range(4):
+            at = builder.gep(ptrs[r], [off], source_etype=_I8)
+            _emit_prefetch(builder, at, _prefetch_bytes("madd16"))
+            w = builder.load(builder.bitcast(at, vw.as_pointer()), align=1)
+            prod = builder.call(mwd, [builder.sext(w, vx), xv])
+            builder.store(builder.add(builder.load(accs[r]), prod), accs[r])
+    outs = [builder.call(red, [builder.sext(builder.load(a), v8i64)]) for a in accs]  # 8 lanes may pass 2^31
+    return context.make_tuple(builder, signature.return_type, outs)
+
+
+@intrinsic
+def _dot4_madd16(typingctx, w0, w1, w2, w3, x16, start, nblk):
+    return types.UniTuple(types.int64, 4)(w0, w1, w2, w3, x16, start, nblk), _dot4_w16_codegen
+
+
+@njit(cache=True)
+def quantize_x_int16(x: np.ndarray):
+    """x (K,) float32 -> (codes, s, ok): x[k] ~ s * codes[k], codes int16 in [-MADD16_QMAX, MADD16_QMAX]; ok as in
+    quantize_x_two_levels (False for a value that is not finite, all zeros, or max|x| below 1e-30)."""
+    K = x.size
+    m = np.float32(0.0)
+    finite = True
+    for k in range(K):
+        a = abs(x[k])
+        if not a <= np.float32(3.4e38):
+            finite = False
+        elif a > m:
+            m = a
+    codes = np.zeros(K, dtype=np.int16)
+    if not finite or m < np.float32(1e-30):
+        return codes, np.float32(0.0), False
+    q = np.float32(MADD16_QMAX)
+    inv = q / m
+    for k in range(K):
+        codes[k] = np.int16(min(max(np.round(x[k] * inv), -q), q))
+    return codes, m / q, True
+
+
+@njit(parallel=True, cache=True)
+def _int8_madd16_kernel(wq_t, scales, x):
+    """As _int8_vnni_kernel, with x in one int16 level."""
+    xs, sx, ok = quantize_x_int16(x)
+    if not ok:
+        return np.empty(0, dtype=np.float32), False
+    N, K = wq_t.shape
+    nblk = K // MADD16_BLOCK
+    kmain = nblk * MADD16_BLOCK
+    y = np.empty(N, dtype=np.float32)
+    for blk in prange((N + 3) // 4):
+        r = 4 * blk
+        r1, r2, r3 = min(r + 1, N - 1), min(r + 2, N - 1), min(r + 3, N - 1)
+        a0 = np.int64(0)
+        a1 = np.int64(0)
+        a2 = np.int64(0)
+        a3 = np.int64(0)
+        for c0 in range(0, nblk, MADD16_STEPS):
+            d = _dot4_madd16(wq_t[r], wq_t[r1], wq_t[r2], wq_t[r3], xs, c0, min(MADD16_STEPS, nblk - c0))
+            a0 += d[0]
+            a1 += d[1]
+            a2 += d[2]
+            a3 += d[3]
+        acc = (a0, a1, a2, a3)
+        for i in range(min(4, N - r)):
+            n = r + i
+            t = acc[i]
+            for k in range(kmain, K):  # the inputs past the last full block, exactly
+                t += np.int64(wq_t[n, k]) * np.int64(xs[k])
+            y[n] = scales[n] * (sx * np.float32(t))
+    return y, True
+
+
+# int4 "nib16": pack_int4's bytes unpacked by integer masks and multiplied by x in one int16 level with vpmaddwd
+# (AVX2), no floating point until each group's sum. A 32-byte load, read as 16 lanes of 16 bits, holds four nibbles
+# per lane: bits 0-3 and 4-7 are the low and high nibble of byte 2t, bits 8-11 and 12-15 those of byte 2t + 1.
+# XOR with 0x8080 turns the high nibbles (signed) into q + 8 like the low ones, so nibble i of every lane is
+# (v >> 4 i) & 15 = q + 8: seven integer instructions unpack 64 weights into four int16 vectors, and four vpmaddwd
+# multiply them by x. x is quantized per call and laid out in that order (_nib16_x_layout), and the offset 8 * x code
+# is subtracted lane by lane from the group's integer sums (exact: each int32 lane adds g / 8 products of at most
+# 15 * 32767, below 2^31 for g up to 32768). The group's sums are then converted once and scaled by its scale.
+# It needs g a multiple of 64 (a load must not mix two groups) and at most NIB16_MAX_GROUP; other group sizes use
+# floor4.
+NIB16_BYTES = 32  # bytes of one row per step: 64 weights
+NIB16_MAX_GROUP = 32768
+
+
+def _dot4_nib16_codegen(context, builder, signature, args):
+    """(p0..p3, s0..s3, xp, corr, steps_per_group, n_groups) -> 4 float64 sums of scale * group integer sum."""
+    arr = [context.make_array(signature.args[i])(context, builder, args[i]).data for i in range(10)]
+    rows, srows, xp, corr = arr[0:4], arr[4:8], arr[8], arr[9]
+    steps, n_groups = args[10], args[11]
+    i16, f32 = ir.IntType(16), ir.FloatType()
+    v16, v8, vf = ir.VectorType(i16, 16), ir.VectorType(_I32, 8), ir.VectorType(f32, 8)
+    mod = builder.module
+    mwd = cgutils.get_or_insert_function(mod, ir.FunctionType(v8, [v16, v16]), "llvm.x86.avx2.pmadd.wd")
+
+    def splat16(c):
+        return ir.Constant(v16, [c] * 16)
+
+    facc = [cgutils.alloca_once_value(builder, ir.Constant(vf, None)) for _ in range(4)]
+    iacc = [cgutils.alloca_once(builder, v8) for _ in range(4)]
+    with cgutils.for_range(builder, n_groups) as gl:
+        for a in iacc:
+            builder.store(ir.Constant(v8, None), a)
+        with cgutils.for_range(builder, steps) as sl:
+            step = builder.add(builder.mul(gl.index, steps), sl.index)
+            xoff = builder.mul(step, ir.Constant(_I64, 2 * NIB16_BYTES))  # int16 elements of x per step: 64
+            xv = [builder.load(builder.bitcast(builder.gep(xp, [builder.add(xoff, ir.Constant(_I64, 16 * i))],
+                                                           source_etype=i16), v16.as_pointer()), align=2)
+                  for i in range(4)]
+            boff = builder.mul(step, ir.Constant(_I64, NIB16_BYTES))
+            for r in range(4):
+                at = builder.gep(rows[r], [boff], source_etype=_I8)
+                _emit_prefetch(builder, at, _prefetch_bytes("nib16"))
+                v = builder.load(builder.bitcast(at, v16.as_pointer()), align=1)
+                v = builder.xor(v, splat16(0x8080))
+                nib = [builder.and_(v, splat16(15)),
+                       builder.and_(builder.lshr(v, splat16(4)), splat16(15)),
+                       builder.and_(builder.lshr(v, splat16(8)), splat16(15)),
+                       builder.lshr(v, splat16(12))]
+                prods = [builder.call(mwd, [nib[i], xv[i]]) for i in range(4)]
+                total = builder.add(builder.add(prods[0], prods[1]), builder.add(prods[2], prods[3]))
+                builder.store(builder.add(builder.load(iacc[r]), total), iacc[r])
+        cvec = builder.load(builder.bitcast(builder.gep(corr, [builder.mul(gl.index, ir.Constant(_I64, 8))],
+                                                        source_etype=_I32), v8.as_pointer()), align=4)
+        for r in range(4):
+            f = builder.sitofp(builder.sub(builder.load(iacc[r]), cvec), vf)
+            sc = builder.load(builder.gep(srows[r], [gl.index], source_etype=f32))
+            scv = builder.shuffle_vector(builder.insert_element(ir.Constant(vf, None), sc, ir.Constant(_I32, 0)),
+                                         ir.Constant(vf, None), ir.Constant(v8, [0] * 8))
+            builder.store(builder.fadd(builder.load(facc[r]), builder.fmul(f, scv, flags=("contract",)),
+                                       flags=("contract",)), facc[r])
+    f64 = ir.DoubleType()
+    outs = []
+    for r in range(4):
+        v = builder.load(facc[r])
+        t = ir.Constant(f64, 0.0)
+        for i in range(8):
+            t = builder.fadd(t, builder.fpext(builder.extract_element(v, ir.Constant(_I32, i)), f64))
+        outs.append(t)
+    return context.make_tuple(builder, signature.return_type, outs)
+
+
+@intrinsic
+def _dot4_nib16(typingctx, p0, p1, p2, p3, s0, s1, s2, s3, xp, corr, steps, n_groups):
+    sig = types.UniTuple(types.float64, 4)(p0, p1, p2, p3, s0, s1, s2, s3, xp, corr, steps, n_groups)
+    return sig, _dot4_nib16_codegen
+
+
+@njit(cache=True)
+def _nib16_x_layout(xs: np.ndarray, group_size: int):
+    """x codes (K,) int16 -> (xp, corr): xp (K,) in the kernel's order (per step of 32 bytes: the 16 inputs of
+    nibble 0 of each lane, then those of nibbles 1, 2, 3), corr (groups, 8) int32: 8 * the sum of the codes that
+    land in each of vpmaddwd's eight int32 lanes over the group (lane j: int16 lanes 2j and 2j + 1 of every
+    nibble), so that each lane is corrected on its own and stays within int32."""
+    K = xs.size
+    h = group_size // 2
+    n_groups = K // group_size
+    xp = np.empty(K, dtype=np.int16)
+    corr = np.zeros((n_groups, 8), dtype=np.int32)
+    for g in range(n_groups):
+        base = g * group_size
+        for b in range(h // NIB16_BYTES):
+            out = base + b * 2 * NIB16_BYTES
+            for t in range(16):
+                j = b * NIB16_BYTES + 2 * t  # byte 2t of this step, within the group
+                xp[out + t] = xs[base + j]               # low nibble of byte 2t: input j
+                xp[out + 16 + t] = xs[base + h + j]      # its high nibble: input j + g / 2
+                xp[out + 32 + t] = xs[base + j + 1]      # byte 2t + 1
+                xp[out + 48 + t] = xs[base + h + j + 1]
+        for b in range(h // NIB16_BYTES):
+            for i in range(4):
+                for t in range(16):
+                    corr[g, t // 2] += 8 * np.int32(xp[base + b * 2 * NIB16_BYTES + 16 * i + t])
+    return xp, corr
+
+
+@njit(parallel=True, cache=True)
+def _int4_nib16_kernel(packed, scales, x, group_size):
+    """(y, True), or (empty, False) where x has no int16 grid (quantize_x_int16's ok)."""
+    xs, sx, ok = quantize_x_int16(x)
+    if not ok:
+        return np.empty(0, dtype=np.float32), False
+    xp, corr = _nib16_x_layout(xs, group_size)
+    N = packed.shape[0]
+    n_groups = scales.shape[1]
+    steps = group_size // (2 * NIB16_BYTES)
+    y = np.empty(N, dtype=np.float32)
+    for blk in prange((N + 3) // 4):
+        r = 4 * blk
+        r1, r2, r3 = min(r + 1, N - 1), min(r + 2, N - 1), min(r + 3, N - 1)
+        d = _dot4_nib16(packed[r], packed[r1], packed[r2], packed[r3], scales[r], scales[r1], scales[r2],
+                        scales[r3], xp, corr, steps, n_groups)
+        for i in range(min(4, N - r)):
+            y[r + i] = np.float32(sx * d[i])
+    return y, True
+
+
+def int4_gemv_nib16(packed: np.ndarray, scales: np.ndarray, x: np.ndarray, group_size: int) -> np.ndarray:
+    """Group-wise int4 GEMV on pack_int4's layout with integer unpacking and vpmaddwd (AVX2), x in one int16 level
+    (|error of x| <= max|x| / 65534); group sizes that are not a multiple of 64 (or above NIB16_MAX_GROUP), and an x
+    without a grid (NaN, inf, all zeros, max|x| below 1e-30), go to int4_gemv_rows4."""
+    missing = INT4_NEEDS["nib16"] - _code_features(os.environ.get("NUMBA_CPU_FEATURES"))
+    if missing:
+        raise RuntimeError(f"the nib16 int4 kernel needs the CPU features {sorted(missing)}, which the code Numba "
+                           f"generates here lacks; use int4_kernel() for the one dispatched for this CPU")
+    if packed.dtype != np.int8 or packed.ndim != 2:
+        raise TypeError(f"packed must be a 2-D int8 array, not {packed.ndim}-D {packed.dtype}")
+    N, half_k = packed.shape
+    if group_size % (2 * NIB16_BYTES) or group_size > NIB16_MAX_GROUP or scales.shape != (N, 2 * half_k // group_size):
+        return int4_gemv_rows4(packed, scales, x, group_size)
+    packed = np.ascontiguousarray(packed)
+    sc = np.ascontiguousarray(scales, dtype=np.float32)
+    with numba.parallel_chunksize(_chunk(N)):
+        y, ok = _int4_nib16_kernel(packed, sc, np.ascontiguousarray(x, dtype=np.float32), group_size)
+    return y if ok else int4_gemv_rows4(packed, scales, x, group_size)
+
+
 def _int8_dot_gemv(kind: str, kernel, wq_t: np.ndarray, scales: np.ndarray, x: np.ndarray) -> np.ndarray:
     missing = INT8_NEEDS[kind] - _code_features(os.environ.get("NUMBA_CPU_FEATURES"))
     if missing:
@@ -614,6 +891,11 @@ def int8_gemv_vnni(wq_t: np.ndarray, scales: np.ndarray, x: np.ndarray) -> np.nd
 def int8_gemv_vnni1(wq_t: np.ndarray, scales: np.ndarray, x: np.ndarray) -> np.ndarray:
     """int8_gemv_vnni on x's first level only (|error of x| <= max|x| / 254, as fbgemm's): a diagnostic."""
     return _int8_dot_gemv("vnni1", _int8_vnni1_kernel, wq_t, scales, x)
+
+
+def int8_gemv_madd16(wq_t: np.ndarray, scales: np.ndarray, x: np.ndarray) -> np.ndarray:
+    """int8_gemv with vpmovsxbw and vpmaddwd (AVX2) on x in one int16 level; error bound: INT8_GRID["madd16"]."""
+    return _int8_dot_gemv("madd16", _int8_madd16_kernel, wq_t, scales, x)
 
 
 def int8_gemv_maddubs(wq_t: np.ndarray, scales: np.ndarray, x: np.ndarray) -> np.ndarray:
@@ -670,7 +952,8 @@ def int8_kernels_available() -> tuple[str, ...]:
 def int8_kernel(name: str | None = None):
     """(name, gemv(wq_t, scales, x)) of an int8 kernel; default: the one dispatched for this CPU."""
     name = name or int8_kernel_name()
-    gemvs = {"fma4": int8_gemv_fma4, "vnni": int8_gemv_vnni, "maddubs": int8_gemv_maddubs, "vnni1": int8_gemv_vnni1}
+    gemvs = {"fma4": int8_gemv_fma4, "vnni": int8_gemv_vnni, "maddubs": int8_gemv_maddubs, "vnni1": int8_gemv_vnni1,
+             "madd16": int8_gemv_madd16}
     if name not in gemvs:
         raise ValueError(f"unknown int8 kernel {name!r}")
     return name, gemvs[name]
@@ -683,7 +966,14 @@ def int4_kernel_name(kind: str | None = None) -> str:
         if forced not in INT4_NAMES:
             raise ValueError(f"{INT4_ENV}={forced!r}: use one of {', '.join(INT4_NAMES)}")
         return forced
-    return INT4_KERNELS.get(kind or numba_code_kind(), "floor")
+    name = INT4_KERNELS.get(kind or numba_code_kind(), "floor")
+    return name if INT4_NEEDS[name] <= numba_code_features() else "floor4"
+
+
+def int4_kernels_available() -> tuple[str, ...]:
+    """The int4 kernels whose instructions the code target has."""
+    have = numba_code_features()
+    return tuple(n for n in INT4_NAMES if INT4_NEEDS[n] <= have)
 
 
 def int4_kernel(name: str | None = None):
@@ -695,6 +985,8 @@ def int4_kernel(name: str | None = None):
         return name, pack_int4, int4_gemv_rows4
     if name == "words":
         return name, pack_int4_words, int4_gemv_words
+    if name == "nib16":
+        return name, pack_int4, int4_gemv_nib16
     raise ValueError(f"unknown int4 kernel {name!r}")
 
 

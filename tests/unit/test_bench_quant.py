@@ -62,7 +62,7 @@ def _int8_error_bound(wq, s, x, grid=2 * 127 * 254):
 
 
 @pytest.mark.parametrize(("N", "K"), [(1, 8), (3, 64), (5, 33), (4, 100), (9, 256), (33, 4096 + 37)])
-@pytest.mark.parametrize("name", ["fma4", "vnni", "maddubs", "vnni1"])
+@pytest.mark.parametrize("name", ["fma4", "vnni", "maddubs", "vnni1", "madd16"])
 def test_int8_dot_kernels_stay_within_their_error_bound(N, K, name):
     if name not in kq.int8_kernels_available():
         pytest.skip(f"the code Numba generates here lacks {sorted(kq.INT8_NEEDS[name])}")
@@ -81,7 +81,7 @@ def test_int8_dot_kernels_stay_within_their_error_bound(N, K, name):
         assert (np.abs(got - ref) <= bound).all(), (name, float(np.max(np.abs(got - ref) / bound)))
 
 
-@pytest.mark.parametrize("name", ["vnni", "maddubs", "vnni1"])
+@pytest.mark.parametrize("name", ["vnni", "maddubs", "vnni1", "madd16"])
 def test_int8_dot_kernels_fall_back_to_fp32_where_x_has_no_grid(name):
     if name not in kq.int8_kernels_available():
         pytest.skip(f"the code Numba generates here lacks {sorted(kq.INT8_NEEDS[name])}")
@@ -96,7 +96,7 @@ def test_int8_dot_kernels_fall_back_to_fp32_where_x_has_no_grid(name):
     assert np.isinf(gemv(wq, s, np.array([0.0, 0.0, np.inf], dtype=np.float32))[0])
 
 
-@pytest.mark.parametrize("name", ["vnni", "maddubs", "vnni1"])
+@pytest.mark.parametrize("name", ["vnni", "maddubs", "vnni1", "madd16"])
 def test_int8_dot_kernels_take_strided_views_and_refuse_other_dtypes(name):
     if name not in kq.int8_kernels_available():
         pytest.skip(f"the code Numba generates here lacks {sorted(kq.INT8_NEEDS[name])}")
@@ -116,17 +116,17 @@ def test_int8_dispatch_by_cpu_kind_features_and_override(monkeypatch):
     monkeypatch.delenv(kq.INT8_ENV, raising=False)
     monkeypatch.setenv("NUMBA_CPU_FEATURES", "+avx2,+fma,+avx512f,+avx512bw,+avx512vnni")
     assert kq.int8_kernel_name("avx512") == "vnni" and kq.int8_kernel_name() == "vnni"
-    assert kq.int8_kernel_name("avx2") == "maddubs" and kq.int8_kernel_name("other") == "fma4"
+    assert kq.int8_kernel_name("avx2") == "madd16" and kq.int8_kernel_name("other") == "fma4"
     monkeypatch.setenv("NUMBA_CPU_FEATURES", "+avx2,+fma,+avx512f,+avx512bw,-avx512vnni")  # AVX-512 without VNNI
-    assert kq.int8_kernel_name() == "fma4" and kq.int8_kernels_available() == ("fma4", "maddubs")
+    assert kq.int8_kernel_name() == "fma4" and kq.int8_kernels_available() == ("fma4", "maddubs", "madd16")
     monkeypatch.setenv("NUMBA_CPU_FEATURES", kq.cpu_target_env("haswell")["NUMBA_CPU_FEATURES"])
-    assert kq.numba_code_kind() == "avx2" and kq.int8_kernel_name() == "maddubs" and kq.int4_kernel_name() == "words"
+    assert kq.numba_code_kind() == "avx2" and kq.int8_kernel_name() == "madd16" and kq.int4_kernel_name() == "nib16"
     with pytest.raises(RuntimeError, match="needs the CPU features"):      # refused before LLVM is asked to compile
         kq.int8_gemv_vnni(np.zeros((4, 64), np.int8), np.ones(4, np.float32), np.ones(64, np.float32))
     monkeypatch.setenv(kq.INT8_ENV, "fma4")
     assert kq.int8_kernel()[0] == "fma4"
     monkeypatch.setenv(kq.INT8_ENV, "amx")
-    with pytest.raises(ValueError, match="use one of fma4, vnni, maddubs, vnni1"):
+    with pytest.raises(ValueError, match="use one of fma4, vnni, maddubs, vnni1, madd16"):
         kq.int8_kernel_name()
     with pytest.raises(ValueError, match="unknown int8 kernel"):
         kq.int8_kernel("amx")
@@ -141,7 +141,8 @@ def test_haswell_target_turns_off_everything_a_haswell_lacks():
 
 
 def test_int8_kernels_compile_and_agree_for_a_haswell_target():
-    """The AVX2 build (what an AVX2 laptop runs) in a child process: LLVM must lower maddubs for haswell."""
+    """The AVX2 build (what an AVX2 laptop runs) in a child process: LLVM must lower maddubs, madd16 and nib16 for
+    haswell, and they must agree with the fp32 kernels."""
     import os
     import subprocess
     import sys
@@ -149,14 +150,19 @@ def test_int8_kernels_compile_and_agree_for_a_haswell_target():
     code = ("import numpy as np; from benchmarks import kernels_quant as kq; "
             "rng = np.random.default_rng(1); w = rng.integers(-128, 128, (6, 200), dtype=np.int8); "
             "s = np.ones(6, np.float32); x = rng.standard_normal(200).astype(np.float32); "
-            "a = kq.int8_gemv_maddubs(w, s, x); b = kq.int8_gemv(w, s, x); "
-            "print(kq.numba_code_kind(), kq.int8_kernel_name(), kq.int8_kernels_available(), "
-            "float(np.abs(a - b).max() / np.abs(b).max()))")
+            "b = kq.int8_gemv(w, s, x); "
+            "e = max(float(np.abs(f(w, s, x) - b).max() / np.abs(b).max()) "
+            "for f in (kq.int8_gemv_maddubs, kq.int8_gemv_madd16)); "
+            "q = rng.integers(-8, 8, (6, 256), dtype=np.int8); s4 = rng.uniform(0.01, 0.1, (6, 2)).astype(np.float32); "
+            "x4 = rng.standard_normal(256).astype(np.float32); p = kq.pack_int4(q, 128); "
+            "r4 = kq.int4_gemv_rows4(p, s4, x4, 128); "
+            "e = max(e, float(np.abs(kq.int4_gemv_nib16(p, s4, x4, 128) - r4).max() / np.abs(r4).max())); "
+            "print(kq.numba_code_kind(), kq.int8_kernel_name(), kq.int8_kernels_available(), e)")
     env = {**os.environ, **kq.cpu_target_env("haswell")}
     out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True).stdout
     kind, name, available, err = out.split(" ", 2)[0], out.split(" ")[1], out[out.index("("):out.index(")") + 1], \
         float(out.rsplit(" ", 1)[1])
-    assert (kind, name, available) == ("avx2", "maddubs", "('fma4', 'maddubs')") and err < 1e-4
+    assert (kind, name, available) == ("avx2", "madd16", "('fma4', 'maddubs', 'madd16')") and err < 1e-4
 
 
 @pytest.mark.parametrize(("N", "K", "g"), [(3, 64, 32), (7, 256, 128), (2, 128, 8)])
@@ -218,17 +224,21 @@ def test_every_int4_kernel_matches_the_reference(N):
     s = rng.uniform(0.01, 0.2, (N, 4)).astype(np.float32)
     x = rng.standard_normal(512).astype(np.float32)
     ref = (q.astype(np.float64) * np.repeat(s, 128, axis=1)) @ x
-    for name in kq.INT4_NAMES:
+    for name in kq.int4_kernels_available():
         got_name, pack, gemv = kq.int4_kernel(name)
         assert got_name == name
-        np.testing.assert_allclose(gemv(pack(q, 128), s, x, 128), ref, rtol=1e-5, atol=1e-5 * np.abs(ref).max(),
-                                   err_msg=name)
+        if kq.INT4_GRID[name]:   # x rounded per call: within what that rounding can cost
+            ref, bound = _int4_error_bound(q, s, x, 128, kq.INT4_GRID[name])
+            assert (np.abs(gemv(pack(q, 128), s, x, 128) - ref) <= bound).all(), name
+        else:
+            np.testing.assert_allclose(gemv(pack(q, 128), s, x, 128), ref, rtol=1e-5,
+                                       atol=1e-5 * np.abs(ref).max(), err_msg=name)
 
 
 def test_int4_dispatch_by_cpu_kind_and_override(monkeypatch):
     monkeypatch.delenv(kq.INT4_ENV, raising=False)
-    assert kq.int4_kernel_name("avx512") == "floor4"
-    assert kq.int4_kernel_name("avx2") == "words"
+    assert kq.int4_kernel_name("avx512") == "nib16"
+    assert kq.int4_kernel_name("avx2") == "nib16"
     assert kq.int4_kernel_name("other") == "floor"
     assert kq.int4_kernel()[0] == kq.int4_kernel_name(kq.numba_code_kind())
     monkeypatch.setenv(kq.INT4_ENV, "words")
@@ -236,7 +246,7 @@ def test_int4_dispatch_by_cpu_kind_and_override(monkeypatch):
     monkeypatch.setenv(kq.INT4_ENV, "floor4")
     assert kq.int4_kernel_name("avx2") == "floor4"
     monkeypatch.setenv(kq.INT4_ENV, "nibbles")
-    with pytest.raises(ValueError, match="use one of floor, floor4, words"):
+    with pytest.raises(ValueError, match="use one of floor, floor4, words, nib16"):
         kq.int4_kernel_name("avx2")
     with pytest.raises(ValueError, match="unknown int4 kernel"):
         kq.int4_kernel("nibbles")
@@ -263,3 +273,83 @@ def test_avx2_numba_env_turns_off_every_avx512_feature():
 def test_hot_int4_comparison_names_its_code_path():
     text = kq.compare_int4_hot(n=256, rounds=1, threads=1)
     assert f"code path {kq.numba_code_kind()}" in text and "against floor: floor4" in text and "words" in text
+
+
+@pytest.mark.parametrize("name", ["vnni", "maddubs", "vnni1", "madd16"])
+def test_int8_dot_kernels_sum_a_long_row_past_int32(name):
+    """K = 150 000 of the largest codes: every row's integer sum passes 2^31 (each lane's does not)."""
+    if name not in kq.int8_kernels_available():
+        pytest.skip(f"the code Numba generates here lacks {sorted(kq.INT8_NEEDS[name])}")
+    K = 150_000
+    wq = np.empty((3, K), dtype=np.int8)
+    wq[0], wq[1], wq[2] = -128, 127, np.where(np.arange(K) % 2 == 0, -128, 127)
+    s = np.full(3, 1e-3, dtype=np.float32)
+    x = np.full(K, -3.0, dtype=np.float32)
+    ref, bound = _int8_error_bound(wq, s, x, kq.INT8_GRID[name])
+    got = kq.int8_kernel(name)[1](wq, s, x)
+    assert (np.abs(got - ref) <= bound).all(), (name, got, ref)
+
+
+def _int4_error_bound(q, s, x, g, grid):
+    """What rounding x to max|x| / grid can cost in a group-wise int4 GEMV, plus fp32 rounding."""
+    x = np.asarray(x, dtype=np.float64)
+    sw = q.astype(np.float64) * np.repeat(s, g, axis=1)
+    ref = sw @ x
+    return ref, 1.001 * np.abs(sw).sum(1) * np.abs(x).max() / grid + 2e-6 * np.abs(sw).sum(1) * np.abs(x).max()
+
+
+@pytest.mark.parametrize(("N", "K", "g"), [(1, 64, 64), (3, 128, 64), (5, 512, 128), (4, 1024, 256), (33, 4096, 128),
+                                           (2, 8192, 8192)])
+def test_int4_nib16_stays_within_its_error_bound(N, K, g):
+    if "nib16" not in kq.int4_kernels_available():
+        pytest.skip("the code Numba generates here lacks AVX2")
+    rng = np.random.default_rng(N * K + g)
+    q = rng.integers(-8, 8, (N, K), dtype=np.int8)
+    q[0, :g] = -8                                               # the extremes of the range, each a whole group
+    q[-1, -g:] = 7
+    if K >= 2 * g:
+        q[N // 2, g: 2 * g] = 0                                 # an all-zero group
+    s = rng.uniform(0.001, 0.1, (N, K // g)).astype(np.float32)
+    p = kq.pack_int4(q, g)
+    for x in (rng.standard_normal(K).astype(np.float32) * 30,
+              np.where(rng.random(K) < 0.5, -1e30, 1e-30).astype(np.float32),   # huge and tiny in one vector
+              -np.abs(rng.standard_normal(K)).astype(np.float32) * 1e-20,       # all negative, small
+              np.full(K, -2.5, dtype=np.float32),                               # exact ties of the rounding
+              np.full(K, 1e30, dtype=np.float32)):                              # the largest codes everywhere
+        ref, bound = _int4_error_bound(q, s, x, g, kq.INT4_GRID["nib16"])
+        got = kq.int4_gemv_nib16(p, s, x, g)
+        assert got.dtype == np.float32 and got.shape == (N,)
+        assert (np.abs(got - ref) <= bound).all(), float(np.max(np.abs(got - ref) / bound))
+
+
+def test_int4_nib16_falls_back_where_it_cannot_serve():
+    if "nib16" not in kq.int4_kernels_available():
+        pytest.skip("the code Numba generates here lacks AVX2")
+    rng = np.random.default_rng(7)
+    q = rng.integers(-8, 8, (3, 96), dtype=np.int8)
+    s = rng.uniform(0.01, 0.1, (3, 3)).astype(np.float32)
+    x = rng.standard_normal(96).astype(np.float32)
+    p = kq.pack_int4(q, 32)                                   # group 32: not a multiple of 64, floor4 computes it
+    np.testing.assert_array_equal(kq.int4_gemv_nib16(p, s, x, 32), kq.int4_gemv_rows4(p, s, x, 32))
+    q, s = q[:, :64], s[:, :1] * 0 + 0.5
+    p = kq.pack_int4(q, 64)
+    np.testing.assert_array_equal(kq.int4_gemv_nib16(p, s, np.zeros(64, np.float32), 64), np.zeros(3))
+    x = rng.standard_normal(64).astype(np.float32)
+    x[5] = np.nan
+    assert np.isnan(kq.int4_gemv_nib16(p, s, x, 64)).all() == np.isnan(kq.int4_gemv_rows4(p, s, x, 64)).all()
+    x[5] = np.inf                                             # inf reaches the fp32 kernel, as NaN does
+    np.testing.assert_array_equal(kq.int4_gemv_nib16(p, s, x, 64), kq.int4_gemv_rows4(p, s, x, 64))
+    with pytest.raises(TypeError, match="2-D int8"):
+        kq.int4_gemv_nib16(p.view(np.uint8), s, x, 64)
+
+
+def test_int4_nib16_takes_strided_views():
+    if "nib16" not in kq.int4_kernels_available():
+        pytest.skip("the code Numba generates here lacks AVX2")
+    rng = np.random.default_rng(8)
+    q = rng.integers(-8, 8, (10, 256), dtype=np.int8)
+    p = np.asfortranarray(kq.pack_int4(q, 128))               # column-major bytes
+    s = np.asfortranarray(rng.uniform(0.01, 0.1, (10, 2)).astype(np.float32))
+    x = rng.standard_normal(512)[::2]                         # float64, strided: converted
+    ref, bound = _int4_error_bound(q, s, x, 128, kq.INT4_GRID["nib16"])
+    assert (np.abs(kq.int4_gemv_nib16(p, s, x, 128) - ref) <= bound).all()
