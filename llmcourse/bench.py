@@ -123,11 +123,13 @@ class Comparison:
 
 def compare(variants: dict[str, Callable[[], Any]], rounds: int = 15, warmup: int = 2, number: int = 1,
             baseline: str | None = None, device: Any = None, settle: float = 0.0, prime: int = 0,
-            clock: Callable[[], float] = time.perf_counter) -> Comparison:
+            clock: Callable[[], float] = time.perf_counter, alternate: bool = False) -> Comparison:
     """Time variants round-robin (A B C A B C ...) so drift hits all alike; ratios are per-round medians.
 
     settle: seconds to pause before each variant (lets another library's spinning threads go idle);
-    prime: untimed calls after the pause, so the sample sees the steady state of back-to-back calls.
+    prime: untimed calls after the pause, so the sample sees the steady state of back-to-back calls;
+    alternate: reverse the order every other round (A B, B A, A B, ...), so that neither variant always runs
+    first after the other (with two variants: pairs of alternating order).
     """
     if not variants:
         raise ValueError("compare needs at least one variant")
@@ -139,8 +141,9 @@ def compare(variants: dict[str, Callable[[], Any]], rounds: int = 15, warmup: in
             fn()
     sync(device)
     samples: dict[str, list[float]] = {name: [] for name in variants}
-    for _ in range(rounds):
-        for name, fn in variants.items():
+    order = list(variants.items())
+    for r in range(rounds):
+        for name, fn in (order[::-1] if alternate and r % 2 else order):
             if settle:
                 time.sleep(settle)
             for _ in range(prime):

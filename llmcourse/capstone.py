@@ -57,8 +57,9 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from .data import SPLIT_SEEDS, TASKS, CharTokenizer, generate_lines, task_examples
-from .model import CHECKPOINT, GPTConfig, TinyGPT, _name_map, load_numpy
+from . import bench
+from .data import SPLIT_SEEDS, TASKS, CharTokenizer, generate_lines
+from .model import CHECKPOINT, GPTConfig, TinyGPT, _name_map, greedy_task_accuracy, load_numpy
 
 FORMAT = "llmcourse-capstone/1"
 ALLOWED_DTYPES = {np.dtype(t) for t in ("bool", "int8", "uint8", "int16", "uint16", "int32", "uint32", "int64",
@@ -262,28 +263,8 @@ def perplexity(fn: Callable[[np.ndarray], np.ndarray], text: str, block_size: in
 
 def task_accuracy(fn: Callable[[np.ndarray], np.ndarray], task: str, n: int, seed: int, block_size: int,
                   max_new: int = 8) -> float:
-    """Fraction of n task_examples(task, n, seed) answered exactly by greedy decoding with fn."""
-    tok = CharTokenizer()
-    newline = int(tok.encode("\n")[0])
-    examples = task_examples(task, n, seed)
-    by_len: dict[int, list[int]] = {}
-    for i, (prompt, _) in enumerate(examples):
-        by_len.setdefault(len(prompt), []).append(i)
-    right = 0
-    for idx in by_len.values():
-        ids = np.stack([tok.encode("\n" + examples[i][0]) for i in idx])
-        start = ids.shape[1]
-        done = np.zeros(len(idx), dtype=bool)
-        for _ in range(max_new):
-            nxt = np.asarray(fn(ids[:, -block_size:]))[:, -1].argmax(-1)
-            ids = np.concatenate([ids, nxt[:, None].astype(ids.dtype)], axis=1)
-            done |= nxt == newline
-            if done.all():
-                break
-        for row, i in zip(ids[:, start:], idx, strict=True):
-            text = tok.decode(row)
-            right += "\n" in text and text.split("\n", 1)[0] == examples[i][1]
-    return right / n
+    """Fraction of n task_examples(task, n, seed) answered exactly by greedy decoding with fn (model.py's loop)."""
+    return greedy_task_accuracy(lambda ids: np.asarray(fn(ids))[:, -1], task, n, seed, block_size, max_new)
 
 
 def evaluate(fn: Callable[[np.ndarray], np.ndarray], text: str, n_tasks: int, seed: int,
@@ -359,26 +340,13 @@ def speed_ratio(forward: Callable, compressed: dict, config: dict, params: dict[
                 clock: Callable[[], float] = time.perf_counter) -> dict:
     """How many times faster forward(compressed, ids) is than the fp32 reference (`fp32_forward`) on the same ids.
 
-    Pairs of (fp32, learner) timings with the order alternating pair by pair, `number` calls each;
+    Pairs of (fp32, learner) timings with the order alternating pair by pair (`bench.compare` with
+    `alternate=True`), `number` calls each after two warm-up calls of each;
     returns {"ratio": median of fp32/learner over pairs, "ratios": every pair's ratio}.
     """
-    def base() -> None:
-        fp32_forward(config, params, ids)
-
-    def mine() -> None:
-        forward(compressed, ids)
-
-    for fn in (base, mine, base, mine):
-        fn()
-    ratios = []
-    for k in range(pairs):
-        times = {}
-        for name, fn in ((("b", base), ("m", mine)) if k % 2 == 0 else (("m", mine), ("b", base))):
-            start = clock()
-            for _ in range(number):
-                fn()
-            times[name] = clock() - start
-        ratios.append(times["b"] / times["m"])
+    cmp = bench.compare({"fp32": lambda: fp32_forward(config, params, ids), "mine": lambda: forward(compressed, ids)},
+                        rounds=pairs, warmup=2, number=number, baseline="fp32", clock=clock, alternate=True)
+    ratios = cmp.ratios("mine")
     return {"ratio": statistics.median(ratios), "ratios": ratios}
 
 

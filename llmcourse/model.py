@@ -51,6 +51,7 @@ from __future__ import annotations
 
 import json
 import math
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -338,15 +339,16 @@ def perplexity(model: TinyGPT, text: str) -> float:
 
 
 @torch.no_grad()
-def task_accuracy(model: TinyGPT, task: str, n: int = 200, seed: int = 7, max_new: int = 8) -> float:
+def greedy_task_accuracy(next_logits: Callable[[np.ndarray], np.ndarray], task: str, n: int, seed: int,
+                         block_size: int, max_new: int = 8) -> float:
     """Fraction of n fresh task_examples answered exactly: greedy continuation of '\\n' + prompt up to '\\n'.
 
+    next_logits(ids (B, T) int array) -> (B, V) logits of the next token; it sees at most block_size positions.
     Prompts are batched by length. A continuation counts as right when the characters before the first
-    newline equal the answer and that newline arrives within max_new tokens.
+    newline equal the answer and that newline arrives within max_new tokens. task_accuracy (a TinyGPT) and
+    llmcourse.capstone.task_accuracy (any logits function) both count with this one loop.
     """
-    model.eval()
     tok = CharTokenizer()
-    device = next(model.parameters()).device
     examples = task_examples(task, n, seed)
     newline = int(tok.encode("\n")[0])
     by_len: dict[int, list[int]] = {}
@@ -354,19 +356,30 @@ def task_accuracy(model: TinyGPT, task: str, n: int = 200, seed: int = 7, max_ne
         by_len.setdefault(len(prompt), []).append(i)
     right = 0
     for idx in by_len.values():
-        ids = torch.as_tensor(np.stack([tok.encode("\n" + examples[i][0]) for i in idx]), device=device)
+        ids = np.stack([tok.encode("\n" + examples[i][0]) for i in idx])
         start = ids.shape[1]
-        done = torch.zeros(len(idx), dtype=torch.bool, device=device)
+        done = np.zeros(len(idx), dtype=bool)
         for _ in range(max_new):
-            nxt = model(ids[:, -model.config.block_size:])[:, -1].argmax(dim=-1, keepdim=True)
-            ids = torch.cat([ids, nxt], dim=1)
-            done |= nxt[:, 0] == newline
-            if bool(done.all()):
+            nxt = np.asarray(next_logits(ids[:, -block_size:])).argmax(-1)
+            ids = np.concatenate([ids, nxt[:, None].astype(ids.dtype)], axis=1)
+            done |= nxt == newline
+            if done.all():
                 break  # every row has its answer; greedy decoding would not change them
-        for row, i in zip(ids[:, start:].cpu().numpy(), idx, strict=True):
+        for row, i in zip(ids[:, start:], idx, strict=True):
             text = tok.decode(row)
             right += "\n" in text and text.split("\n", 1)[0] == examples[i][1]
     return right / n
+
+
+def task_accuracy(model: TinyGPT, task: str, n: int = 200, seed: int = 7, max_new: int = 8) -> float:
+    """greedy_task_accuracy of a TinyGPT on its own device (fresh task_examples(task, n, seed))."""
+    model.eval()
+    device = next(model.parameters()).device
+
+    def next_logits(ids: np.ndarray) -> np.ndarray:
+        with torch.no_grad():
+            return model(torch.as_tensor(ids, device=device))[:, -1].float().cpu().numpy()
+    return greedy_task_accuracy(next_logits, task, n, seed, model.config.block_size, max_new)
 
 
 def task_accuracies(model: TinyGPT, n: int = 200, seed: int = 7) -> dict[str, float]:

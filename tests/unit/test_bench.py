@@ -107,3 +107,11 @@ def test_ratios_against_any_variant_and_their_spread():
     assert cmp.ratio_spread("b") == {"median": 2.5, "min": 2.0, "max": 3.0, "n": 2}
     assert cmp.ratios("b", baseline="c") == [2 / 3, 2.0]   # b against c in the same rounds
     assert cmp.ratio("c", baseline="b") == pytest.approx((1.5 + 0.5) / 2)
+
+
+def test_compare_alternate_reverses_the_order_every_other_round():
+    calls = []
+    cmp = bench.compare({"a": lambda: calls.append("a"), "b": lambda: calls.append("b")}, rounds=4, warmup=0,
+                        alternate=True)
+    assert calls == ["a", "b", "b", "a", "a", "b", "b", "a"]
+    assert len(cmp.ratios("b")) == 4
