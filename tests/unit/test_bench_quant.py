@@ -62,7 +62,7 @@ def _int8_error_bound(wq, s, x, grid=2 * 127 * 254):
 
 
 @pytest.mark.parametrize(("N", "K"), [(1, 8), (3, 64), (5, 33), (4, 100), (9, 256), (33, 4096 + 37)])
-@pytest.mark.parametrize("name", ["fma4", "vnni", "maddubs", "vnni1", "madd16"])
+@pytest.mark.parametrize("name", ["fma4", "vnni", "maddubs", "vnni1", "madd16", "vnni4t", "madd16t"])
 def test_int8_dot_kernels_stay_within_their_error_bound(N, K, name):
     if name not in kq.int8_kernels_available():
         pytest.skip(f"the code Numba generates here lacks {sorted(kq.INT8_NEEDS[name])}")
@@ -81,7 +81,7 @@ def test_int8_dot_kernels_stay_within_their_error_bound(N, K, name):
         assert (np.abs(got - ref) <= bound).all(), (name, float(np.max(np.abs(got - ref) / bound)))
 
 
-@pytest.mark.parametrize("name", ["vnni", "maddubs", "vnni1", "madd16"])
+@pytest.mark.parametrize("name", ["vnni", "maddubs", "vnni1", "madd16", "vnni4t", "madd16t"])
 def test_int8_dot_kernels_fall_back_to_fp32_where_x_has_no_grid(name):
     if name not in kq.int8_kernels_available():
         pytest.skip(f"the code Numba generates here lacks {sorted(kq.INT8_NEEDS[name])}")
@@ -96,7 +96,7 @@ def test_int8_dot_kernels_fall_back_to_fp32_where_x_has_no_grid(name):
     assert np.isinf(gemv(wq, s, np.array([0.0, 0.0, np.inf], dtype=np.float32))[0])
 
 
-@pytest.mark.parametrize("name", ["vnni", "maddubs", "vnni1", "madd16"])
+@pytest.mark.parametrize("name", ["vnni", "maddubs", "vnni1", "madd16", "vnni4t", "madd16t"])
 def test_int8_dot_kernels_take_strided_views_and_refuse_other_dtypes(name):
     if name not in kq.int8_kernels_available():
         pytest.skip(f"the code Numba generates here lacks {sorted(kq.INT8_NEEDS[name])}")
@@ -115,12 +115,12 @@ def test_int8_dot_kernels_take_strided_views_and_refuse_other_dtypes(name):
 def test_int8_dispatch_by_cpu_kind_features_and_override(monkeypatch):
     monkeypatch.delenv(kq.INT8_ENV, raising=False)
     monkeypatch.setenv("NUMBA_CPU_FEATURES", "+avx2,+fma,+avx512f,+avx512bw,+avx512vnni")
-    assert kq.int8_kernel_name("avx512") == "vnni" and kq.int8_kernel_name() == "vnni"
-    assert kq.int8_kernel_name("avx2") == "madd16" and kq.int8_kernel_name("other") == "fma4"
+    assert kq.int8_kernel_name("avx512") == "vnni4t" and kq.int8_kernel_name() == "vnni4t"
+    assert kq.int8_kernel_name("avx2") == "madd16t" and kq.int8_kernel_name("other") == "fma4"
     monkeypatch.setenv("NUMBA_CPU_FEATURES", "+avx2,+fma,+avx512f,+avx512bw,-avx512vnni")  # AVX-512 without VNNI
-    assert kq.int8_kernel_name() == "fma4" and kq.int8_kernels_available() == ("fma4", "maddubs", "madd16")
+    assert kq.int8_kernel_name() == "fma4" and kq.int8_kernels_available() == ("fma4", "maddubs", "madd16", "madd16t")
     monkeypatch.setenv("NUMBA_CPU_FEATURES", kq.cpu_target_env("haswell")["NUMBA_CPU_FEATURES"])
-    assert kq.numba_code_kind() == "avx2" and kq.int8_kernel_name() == "madd16" and kq.int4_kernel_name() == "nib16"
+    assert kq.numba_code_kind() == "avx2" and kq.int8_kernel_name() == "madd16t" and kq.int4_kernel_name() == "nib16"
     with pytest.raises(RuntimeError, match="needs the CPU features"):      # refused before LLVM is asked to compile
         kq.int8_gemv_vnni(np.zeros((4, 64), np.int8), np.ones(4, np.float32), np.ones(64, np.float32))
     monkeypatch.setenv(kq.INT8_ENV, "fma4")
@@ -152,7 +152,7 @@ def test_int8_kernels_compile_and_agree_for_a_haswell_target():
             "s = np.ones(6, np.float32); x = rng.standard_normal(200).astype(np.float32); "
             "b = kq.int8_gemv(w, s, x); "
             "e = max(float(np.abs(f(w, s, x) - b).max() / np.abs(b).max()) "
-            "for f in (kq.int8_gemv_maddubs, kq.int8_gemv_madd16)); "
+            "for f in (kq.int8_gemv_maddubs, kq.int8_gemv_madd16, kq.int8_gemv_madd16t)); "
             "q = rng.integers(-8, 8, (6, 256), dtype=np.int8); s4 = rng.uniform(0.01, 0.1, (6, 2)).astype(np.float32); "
             "x4 = rng.standard_normal(256).astype(np.float32); p = kq.pack_int4(q, 128); "
             "r4 = kq.int4_gemv_rows4(p, s4, x4, 128); "
@@ -162,7 +162,7 @@ def test_int8_kernels_compile_and_agree_for_a_haswell_target():
     out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True).stdout
     kind, name, available, err = out.split(" ", 2)[0], out.split(" ")[1], out[out.index("("):out.index(")") + 1], \
         float(out.rsplit(" ", 1)[1])
-    assert (kind, name, available) == ("avx2", "madd16", "('fma4', 'maddubs', 'madd16')") and err < 1e-4
+    assert (kind, name, available) == ("avx2", "madd16t", "('fma4', 'maddubs', 'madd16', 'madd16t')") and err < 1e-4
 
 
 @pytest.mark.parametrize(("N", "K", "g"), [(3, 64, 32), (7, 256, 128), (2, 128, 8)])
@@ -275,7 +275,7 @@ def test_hot_int4_comparison_names_its_code_path():
     assert f"code path {kq.numba_code_kind()}" in text and "against floor: floor4" in text and "words" in text
 
 
-@pytest.mark.parametrize("name", ["vnni", "maddubs", "vnni1", "madd16"])
+@pytest.mark.parametrize("name", ["vnni", "maddubs", "vnni1", "madd16", "vnni4t", "madd16t"])
 def test_int8_dot_kernels_sum_a_long_row_past_int32(name):
     """K = 150 000 of the largest codes: every row's integer sum passes 2^31 (each lane's does not)."""
     if name not in kq.int8_kernels_available():
@@ -353,3 +353,23 @@ def test_int4_nib16_takes_strided_views():
     x = rng.standard_normal(512)[::2]                         # float64, strided: converted
     ref, bound = _int4_error_bound(q, s, x, 128, kq.INT4_GRID["nib16"])
     assert (np.abs(kq.int4_gemv_nib16(p, s, x, 128) - ref) <= bound).all()
+
+
+@pytest.mark.parametrize(("N", "K"), [(1, 8), (4, 64), (5, 100), (9, 4096 + 37)])
+def test_int8_tiles_round_trip_and_refuse_what_does_not_fit(N, K):
+    rng = np.random.default_rng(N + K)
+    wq = rng.integers(-128, 128, (N, K), dtype=np.int8)
+    packed = kq.pack_int8_tiles(wq)
+    assert packed.shape == (N, K) and packed.tiles.shape == (-(-N // 4), -(-K // 64), 4, 64)
+    np.testing.assert_array_equal(packed.unpack(), wq)
+    np.testing.assert_array_equal(packed.tiles[0, 0, 0, : min(K, 64)], wq[0, :64])   # row 0, inputs 0-63
+    if "vnni4t" not in kq.int8_kernels_available():
+        return
+    s = rng.uniform(0.01, 0.1, N).astype(np.float32)
+    x = rng.standard_normal(K).astype(np.float32)
+    ref, bound = _int8_error_bound(wq, s, x, kq.INT8_GRID["vnni4t"])
+    assert (np.abs(kq.int8_gemv_vnni4t(packed, s, x) - ref) <= bound).all()
+    with pytest.raises(ValueError, match="do not fit"):
+        kq.int8_gemv_vnni4t(packed, s, x[:-1])
+    with pytest.raises(ValueError, match="do not fit"):
+        kq.int8_gemv_vnni4t(packed, np.ones(N + 1, np.float32), x)
