@@ -16,14 +16,13 @@ runs such an assignment one student at a time (grade.py sets workers to 1) and t
 from __future__ import annotations
 
 import csv
-import html
 import io
 import json
 import math
 from pathlib import Path
 from typing import Any
 
-from .export import atomic_write
+from .export import _esc, atomic_write
 
 TAG = "[capstone-leaderboard]"
 ASSIGNMENTS = {"13_capstone": ("compress_test", "forward_test")}
@@ -162,9 +161,9 @@ def _scatter_svg(rows: list[dict[str, Any]], width: int = 520, height: int = 300
     for r in pts:
         color = "#1f77b4" if r["status"] == "ranked" else "#d62728"
         x, y = sx(r["bytes_pct"]), sy(min(r["ppl_ratio"], y_hi))
-        parts.append(f'<circle cx="{x:.1f}" cy="{y:.1f}" r="5" fill="{color}"><title>{html.escape(r["student"])}'
+        parts.append(f'<circle cx="{x:.1f}" cy="{y:.1f}" r="5" fill="{color}"><title>{_esc(r["student"])}'
                      f'</title></circle>')
-        parts.append(f'<text x="{x + 7:.1f}" y="{y - 5:.1f}" font-size="10">{html.escape(r["student"])}</text>')
+        parts.append(f'<text x="{x + 7:.1f}" y="{y - 5:.1f}" font-size="10">{_esc(r["student"])}</text>')
     parts.append("</svg>")
     return "".join(parts)
 
@@ -178,7 +177,7 @@ def section(rows: list[dict[str, Any]], workers: int) -> str:
         vals = [r["rank"] or "", r["student"], r["status"], _fmt(r["bytes"], 0), _fmt(r["bytes_pct"], 1),
                 _fmt(r["ppl_ratio"], 4), _fmt(r["task_accuracy"], 3), _fmt(r["fp32_task_accuracy"], 3),
                 _fmt(r["speed_ratio"], 2), f"{_fmt(r['score'], 1)} / {_fmt(r['max_score'], 0)}"]
-        body.append("<tr>" + "".join(f"<td>{html.escape(str(v))}</td>" for v in vals) + "</tr>")
+        body.append("<tr>" + "".join(f"<td>{_esc(str(v))}</td>" for v in vals) + "</tr>")
     timing = ("Measurements ran one student at a time (one grading worker), so no other student's kernel ran "
               "during the timings." if workers == 1 else
               f"WARNING: {workers} grading workers ran at once; speed ratios may be disturbed.")
@@ -186,7 +185,7 @@ def section(rows: list[dict[str, Any]], workers: int) -> str:
             "<p>Students within the budget (held-out perplexity at most 1.10x fp32, mean task accuracy at most "
             "5 points below fp32) are ranked by stored bytes, every array counted (ties: faster first). "
             "Speed is the median ratio of alternating pairs of timings against the fp32 PyTorch reference (one "
-            f"torch thread) in the student's own kernel, never an absolute time. {html.escape(timing)}</p>"
+            f"torch thread) in the student's own kernel, never an absolute time. {_esc(timing)}</p>"
             f"<table><tr>{head}</tr>{''.join(body)}</table>{_scatter_svg(rows)}</section>")
 
 

@@ -382,7 +382,8 @@ INT8_ENV = "LLMCOURSE_INT8_KERNEL"
 # whole call. Measured only under load (load average 3-10, cold 4096 x 4096, 41 rounds each, times 5-10x those of
 # a quiet machine): 64-row chunks (256 chunks) beat one half each in one run (vnni 7.8 against 11.0 ms) and lost in
 # two (10.0 against 6.8 ms; 3.6 against 3.0 ms: each chunk costs a scheduling step); 8 chunks matched one half
-# each (3.05 against 2.96 ms). A quiet run on each kind should confirm or drop it.
+# each (3.05 against 2.96 ms). Quiet AVX-512 machine, 2026-12-07, vnni on cold 11008 x 4096, 15 rounds: 2, 8 and
+# 64 chunks took 1.21, 1.22 and 1.23 ms, no measurable difference; 8 stays for the shared machines.
 PARALLEL_CHUNKS = 8
 # Software prefetch: each weight row's load is preceded by a prefetch PREFETCH_BYTES ahead in that row (0: none).
 # Quiet AVX-512 machine, 2026-12-07, cold weights, 11-15 rounds each, the vnni kernel against itself without it:

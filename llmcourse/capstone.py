@@ -378,6 +378,7 @@ def _logits(forward: Callable, compressed: dict, ids: np.ndarray) -> np.ndarray:
     return out.astype(np.float64)
 
 
+@one_blas_thread()
 def check_self_contained(compress: Callable, forward: Callable, config: dict, params: dict[str, np.ndarray],
                          ids: np.ndarray) -> dict:
     """Raise CapstoneError unless forward computes from the compressed dict it is given and nothing else.
@@ -387,13 +388,8 @@ def check_self_contained(compress: Callable, forward: Callable, config: dict, pa
     course checkpoint), and after the first dict's contents are swapped in place for the second's, the
     forward pass must follow the swap (no cache keyed by the dict, no fp32 copy made once and reused).
     Returns the first compressed model (pass it to `measure` to save compressing it again).
+    Runs with one BLAS thread (`one_blas_thread`, as a decorator), as `measure` does.
     """
-    with one_blas_thread():
-        return _check_self_contained(compress, forward, config, params, ids)
-
-
-def _check_self_contained(compress: Callable, forward: Callable, config: dict, params: dict[str, np.ndarray],
-                          ids: np.ndarray) -> dict:
     first = _compress(compress, config, params)
     y1 = _logits(forward, first, ids)
     other = other_checkpoint(config, params)
@@ -442,6 +438,7 @@ def _fp32_evaluation(config: dict, params: dict[str, np.ndarray], seed: int, n_c
     return copy.deepcopy(_FP32_CACHE[key])
 
 
+@one_blas_thread()
 def measure(compress: Callable, forward: Callable, config: dict, params: dict[str, np.ndarray], seed: int,
             n_chars: int, n_tasks: int, compressed: dict | None = None) -> dict:
     """Compress, check the format, count bytes and measure both models on held-out text from `seed`.
@@ -450,15 +447,10 @@ def measure(compress: Callable, forward: Callable, config: dict, params: dict[st
     ("fp32" and "model" as `evaluate` returns them; "problems" lists budget misses, empty when met).
     `compressed`: a model that compress already made from this checkpoint here (check_self_contained's).
     """
-    with one_blas_thread():
-        return _measure(compress, forward, config, params, seed, n_chars, n_tasks, compressed)
-
-
-def _measure(compress: Callable, forward: Callable, config: dict, params: dict[str, np.ndarray], seed: int,
-             n_chars: int, n_tasks: int, compressed: dict | None) -> dict:
     if compressed is None:
-        compressed = _compress(compress, config, params)
-    validate(compressed)
+        compressed = _compress(compress, config, params)  # validated there
+    else:
+        validate(compressed)
     text = heldout_text(n_chars, seed)
     block = GPTConfig(**config).block_size
     fp32 = _fp32_evaluation(config, params, seed, n_chars, n_tasks)
