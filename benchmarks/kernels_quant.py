@@ -5,6 +5,7 @@
     int8_gemv_maddubs(wq_t, scales, x)      the same with vpmaddubsw (AVX2), x quantized per call
     int8_gemv_vnni1(wq_t, scales, x)        vnni on one level of x (fbgemm's precision): a diagnostic only
     int8_gemv_madd16(wq_t, scales, x)       the same with vpmovsxbw + vpmaddwd (AVX2), x in int16 per call
+    int8_gemv_vnni4t / int8_gemv_madd16t(packed, scales, x)  vnni / madd16 on pack_int8_tiles's 4-row tiles
     int8_kernel()                           (name, gemv) of the int8 kernel dispatched for this CPU
     int4_gemv(packed, scales, x, group)     packed (N, K // 2) int8 from pack_int4, scales (N, K // group)
     int4_gemv_rows4(packed, scales, x, group)  int4_gemv with four output rows per pass (same layout)
@@ -16,11 +17,13 @@ Dispatch (INT8_KERNELS, INT4_KERNELS), by the kind of code Numba generates, with
 kernel's instructions (INT8_NEEDS, INT4_NEEDS); LLMCOURSE_INT8_KERNEL and LLMCOURSE_INT4_KERNEL override it, and
 bench_quant times every other kernel the code can run beside the dispatched one on every run, so each run shows
 whether the dispatch should change.
-- int8: "vnni" (vpdpbusd, x in two int8 levels) where the code has AVX-512 VNNI; "madd16" (vpmovsxbw + vpmaddwd,
-  x in one int16 level) for AVX2 without VNNI; the fp32-FMA kernel "fma4" elsewhere. "maddubs" (vpmaddubsw, two
-  int8 levels) was the AVX2 choice before madd16 and is kept beside it; "vnni1" shows what vnni's second level
-  costs. The integer kernels quantize x per call (INT8_GRID gives each one's error bound; see "int8 with integer
-  dot-product instructions" below); fma4 computes with x as given.
+- int8: "vnni4t" (vpdpbusd, x in two int8 levels, weights packed once into 4-row tiles by pack_int8_tiles) where
+  the code has AVX-512 VNNI; "madd16t" (vpmovsxbw + vpmaddwd, x in one int16 level, the same tiles) for AVX2
+  without VNNI; the fp32-FMA kernel "fma4" elsewhere. The row-major "vnni" and "madd16" are the same arithmetic
+  on unpacked rows, "maddubs" (vpmaddubsw, two int8 levels) was the AVX2 choice before madd16, and "vnni1" shows
+  what vnni's second level costs; all are timed beside the dispatched one. The integer kernels quantize x per
+  call (INT8_GRID gives each one's error bound; see "int8 with integer dot-product instructions" below); fma4
+  computes with x as given. int8_packer(name) gives the layout function a kernel's weights need (done once).
 - int4: "nib16" (pack_int4's bytes unpacked with integer masks, vpmaddwd against x in one int16 level) wherever the
   code has AVX2, both course kinds included; the one-row floor split "floor" elsewhere. "floor4" (the floor split
   on four rows per pass) was the AVX-512 choice and "words" (32-bit words, eight nibbles each) the AVX2 choice
