@@ -977,8 +977,10 @@ for name, t in cmp.timings.items():
 # * **int8** reads 4× fewer bytes. If its GB/s column were also at the bandwidth it would be 4× faster;
 #   a simple kernel like this one gets part of the way. The gap is instruction throughput: each weight
 #   needs a load, a widening conversion to float32 and an FMA, and with one output row per inner loop
-#   each `x[k]` is loaded again for every row. The tuned kernel in `benchmarks/kernels_quant.py`
-#   handles four rows per pass to get closer to the limit.
+#   each `x[k]` is loaded again for every row. The tuned kernels in `benchmarks/kernels_quant.py`
+#   handle four rows per pass, read weights packed once into tiles of four rows (one sequential stream),
+#   and multiply with the CPU's integer multiply-add instructions, `x` quantized per call to 1/65 534 of
+#   its largest value (far finer than the weights' int8), which cuts the instructions per weight.
 # * If other programs share the machine (a busy server, a notebook host), all three numbers drop and
 #   wobble: rerun the cell, and trust ratios measured in the same run more than absolute times.
 # * **int4** reads 8× fewer bytes but is rarely 8× faster: unpacking each nibble costs a shift, a mask,
@@ -987,9 +989,12 @@ for name, t in cmp.timings.items():
 #   memory, becomes the limit: the kernel is **ALU-bound**. In Numba it is worse, because integer
 #   shifts and masks are widened to 64 bits, and AVX2 cannot convert 64-bit integers to floats in
 #   vector lanes (AVX-512 can, but at half the lanes of 32-bit work). Having VNNI does not help either
-#   unless the compiler emits it, and Numba does not for a loop like ours. The tuned kernel in `benchmarks/kernels_quant.py` sidesteps integer unpacking: it
-#   reads each byte as a signed int8, converts it to float and splits the two nibbles with a `floor`.
-#   GPUs and recent CPUs do the unpacking with dedicated instructions.
+#   unless the compiler emits it, and Numba does not for a loop like ours. `benchmarks/kernels_quant.py`
+#   has both routes: a float kernel that reads each byte as a signed int8, converts it to float and
+#   splits the two nibbles with a `floor`, and an integer kernel written in LLVM IR (through Numba's
+#   intrinsics) that unpacks with 16-bit shifts and masks and multiplies with AVX2's `vpmaddwd`;
+#   `make bench` times them side by side on your machine. GPUs and recent CPUs do the unpacking with
+#   dedicated instructions.
 #
 # ### Prefill is different: compute-bound
 #
@@ -1371,7 +1376,7 @@ quiz.show("07_quantization")
 # * SmoothQuant (Xiao et al., 2022): implement the per-feature smoothing factor and repeat section 6.
 # * FP8 (E4M3 and E5M2) and the microscaling formats MXFP4 / NVFP4: a shared power-of-two or fp8 scale
 #   per block of 32 or 16 values.
-# * `benchmarks/kernels_quant.py` in this repository: the tuned GEMV kernels (four rows per pass for
-#   int8; int4 nibbles split with float arithmetic) and `make bench` to measure them against NumPy and
-#   PyTorch.
+# * `benchmarks/kernels_quant.py` in this repository: the tuned GEMV kernels (int8 by `vpdpbusd` or
+#   `vpmaddwd` on weights packed into four-row tiles; int4 by float or integer unpacking) and
+#   `make bench` to measure them against NumPy and PyTorch.
 # * Module 08 trains with quantization in the loop (QAT), which beats everything here at 3–4 bits.
