@@ -979,8 +979,8 @@ for name, t in cmp.timings.items():
 #   needs a load, a widening conversion to float32 and an FMA, and with one output row per inner loop
 #   each `x[k]` is loaded again for every row. The tuned kernels in `benchmarks/kernels_quant.py`
 #   handle four rows per pass, read weights packed once into tiles of four rows (one sequential stream),
-#   and multiply with the CPU's integer multiply-add instructions, `x` quantized per call to 1/65 534 of
-#   its largest value (far finer than the weights' int8), which cuts the instructions per weight.
+#   and multiply with the CPU's integer multiply-add instructions, `x` rounded per call to within about
+#   1/65 000 of its largest value (far finer than the weights' int8), which cuts the instructions per weight.
 # * If other programs share the machine (a busy server, a notebook host), all three numbers drop and
 #   wobble: rerun the cell, and trust ratios measured in the same run more than absolute times.
 # * **int4** reads 8× fewer bytes but is rarely 8× faster: unpacking each nibble costs a shift, a mask,
