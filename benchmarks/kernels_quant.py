@@ -344,6 +344,14 @@ def int4_gemv_words(words: np.ndarray, scales: np.ndarray, x: np.ndarray, group_
     return _int4_words_kernel(words.view(np.int32).reshape(N, G, m), scales, x3)
 
 
+def _require(kind: str, needs: set, what: str) -> None:
+    """Refuse to call a kernel whose instructions the code Numba generates here lacks (before LLVM compiles it)."""
+    missing = needs - _code_features(os.environ.get("NUMBA_CPU_FEATURES"))
+    if missing:
+        raise RuntimeError(f"the {kind} {what} kernel needs the CPU features {sorted(missing)}, which the code Numba "
+                           f"generates here lacks; use {what}_kernel() for the one dispatched for this CPU")
+
+
 # --- int8 with integer dot-product instructions -------------------------------------------------------------
 # The fp32 kernel above spends three vector instructions per 16 weights (widen, convert, FMA), and one of them, the
 # widening vpmovsxbd, competes for the same shuffle port on every weight. These kernels quantize x once per call
@@ -490,19 +498,26 @@ _dot4_vnni1 = _dot4_intrinsic("vnni1")
 
 
 @njit(cache=True)
-def quantize_x_two_levels(x: np.ndarray):
-    """x (K,) float32 -> (codes, sh, sl, ok): x[k] ~ sh * xh[k] + sl * xl[k], codes (2, K) int8 holding
-    (xh, xl). ok is False (and codes unset) where x has a value that is not
-    finite, is all zeros, or max|x| is so small that sl would be subnormal: the caller then uses the fp32 kernel."""
-    K = x.size
+def _max_abs(x: np.ndarray):
+    """(max |x[k]| over the finite values, whether every value is finite) for the per-call x quantizers."""
     m = np.float32(0.0)
     finite = True
-    for k in range(K):
+    for k in range(x.size):
         a = abs(x[k])
         if not a <= np.float32(3.4e38):  # NaN or inf (no fast-math here, so the test stays)
             finite = False
         elif a > m:
             m = a
+    return m, finite
+
+
+@njit(cache=True)
+def quantize_x_two_levels(x: np.ndarray):
+    """x (K,) float32 -> (codes, sh, sl, ok): x[k] ~ sh * xh[k] + sl * xl[k], codes (2, K) int8 holding
+    (xh, xl). ok is False (and codes unset) where x has a value that is not
+    finite, is all zeros, or max|x| is so small that sl would be subnormal: the caller then uses the fp32 kernel."""
+    K = x.size
+    m, finite = _max_abs(x)
     codes = np.zeros((2, K), dtype=np.int8)
     if not finite or m < np.float32(1e-30):
         return codes, np.float32(0.0), np.float32(0.0), False
@@ -668,14 +683,7 @@ def quantize_x_int16(x: np.ndarray):
     """x (K,) float32 -> (codes, s, ok): x[k] ~ s * codes[k], codes int16 in [-MADD16_QMAX, MADD16_QMAX]; ok as in
     quantize_x_two_levels (False for a value that is not finite, all zeros, or max|x| below 1e-30)."""
     K = x.size
-    m = np.float32(0.0)
-    finite = True
-    for k in range(K):
-        a = abs(x[k])
-        if not a <= np.float32(3.4e38):
-            finite = False
-        elif a > m:
-            m = a
+    m, finite = _max_abs(x)
     codes = np.zeros(K, dtype=np.int16)
     if not finite or m < np.float32(1e-30):
         return codes, np.float32(0.0), False
@@ -849,10 +857,7 @@ def int4_gemv_nib16(packed: np.ndarray, scales: np.ndarray, x: np.ndarray, group
     """Group-wise int4 GEMV on pack_int4's layout with integer unpacking and vpmaddwd (AVX2), x in one int16 level
     (|error of x| <= max|x| / 65534); group sizes that are not a multiple of 64 (or above NIB16_MAX_GROUP), and an x
     without a grid (NaN, inf, all zeros, max|x| below 1e-30), go to int4_gemv_rows4."""
-    missing = INT4_NEEDS["nib16"] - _code_features(os.environ.get("NUMBA_CPU_FEATURES"))
-    if missing:
-        raise RuntimeError(f"the nib16 int4 kernel needs the CPU features {sorted(missing)}, which the code Numba "
-                           f"generates here lacks; use int4_kernel() for the one dispatched for this CPU")
+    _require("nib16", INT4_NEEDS["nib16"], "int4")
     if packed.dtype != np.int8 or packed.ndim != 2:
         raise TypeError(f"packed must be a 2-D int8 array, not {packed.ndim}-D {packed.dtype}")
     N, half_k = packed.shape
@@ -1036,25 +1041,19 @@ def int8_gemv_madd16t(wq: np.ndarray | PackedInt8, scales: np.ndarray, x: np.nda
 
 
 def _tiled_gemv(kind: str, kernel, wq, scales, x) -> np.ndarray:
-    missing = INT8_NEEDS[kind] - _code_features(os.environ.get("NUMBA_CPU_FEATURES"))
-    if missing:
-        raise RuntimeError(f"the {kind} int8 kernel needs the CPU features {sorted(missing)}, which the code Numba "
-                           f"generates here lacks; use int8_kernel() for the one dispatched for this CPU")
+    _require(kind, INT8_NEEDS[kind], "int8")
     packed = wq if isinstance(wq, PackedInt8) else pack_int8_tiles(wq)
     N, K = packed.shape
     x = np.ascontiguousarray(x, dtype=np.float32)
     if x.shape != (K,) or np.shape(scales) != (N,):
         raise ValueError(f"x {x.shape} and scales {np.shape(scales)} do not fit weights of shape {(N, K)}")
-    with numba.parallel_chunksize(max(1, -(-packed.tiles.shape[0] // PARALLEL_CHUNKS))):
+    with numba.parallel_chunksize(_chunk(N)):
         y, ok = kernel(packed.tiles, np.ascontiguousarray(scales, dtype=np.float32), x)
     return y if ok else int8_gemv_fma4(packed.unpack(), scales, x)
 
 
 def _int8_dot_gemv(kind: str, kernel, wq_t: np.ndarray, scales: np.ndarray, x: np.ndarray) -> np.ndarray:
-    missing = INT8_NEEDS[kind] - _code_features(os.environ.get("NUMBA_CPU_FEATURES"))
-    if missing:
-        raise RuntimeError(f"the {kind} int8 kernel needs the CPU features {sorted(missing)}, which the code Numba "
-                           f"generates here lacks; use int8_kernel() for the one dispatched for this CPU")
+    _require(kind, INT8_NEEDS[kind], "int8")
     if wq_t.dtype != np.int8 or wq_t.ndim != 2:
         raise TypeError(f"wq_t must be a 2-D int8 array, not {wq_t.ndim}-D {wq_t.dtype}")
     wq_t = np.ascontiguousarray(wq_t)  # the intrinsic reads each row as contiguous bytes (no copy when it is)
